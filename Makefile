@@ -1,0 +1,34 @@
+# pcpu-verify: verification harness for mm/percpu.c (Linux 6.12, Debian linux-source-6.12)
+PY_BOOT ?= python3
+VENV    := .venv
+PY      := $(VENV)/bin/python
+STAMP   := $(VENV)/.installed
+SEED    ?= 0
+
+.PHONY: all venv test verify lint clean bench
+
+all: verify
+
+$(STAMP): pyproject.toml
+	$(PY_BOOT) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[dev]'
+	touch $(STAMP)
+
+venv: $(STAMP)
+
+test: $(STAMP)
+	$(PY) -m pytest -q
+
+verify: $(STAMP)
+	$(PY) -m tools.verify --seed $(SEED)
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check model impl properties tools tests
+	$(VENV)/bin/mypy model impl properties tools
+
+bench: $(STAMP)
+	$(PY) -m tools.bench_machine
+
+clean:
+	rm -rf $(VENV) build
