@@ -130,6 +130,10 @@ R_BUILD_NR_UNITS = "unit != nr_units"
 R_DUMP_NR_UNITS = "gi->nr_units % upa"
 R_EMBED_EMPTY_GROUP = "cpu == NR_CPUS"
 
+# Rule of the last-resort wrapper in pcpu_setup_first_chunk_checks(); seeing it
+# means an input slipped past the explicit model checks.
+R_MODEL_UNEXPECTED = "model: input not representable in the C structures"
+
 KIND_SETUP_BUG_ON = "PCPU_SETUP_BUG_ON"
 KIND_BUG_ON = "BUG_ON"
 KIND_DIVIDE_ERROR = "divide error"
@@ -1002,8 +1006,8 @@ def pcpu_setup_first_chunk_checks(
     except PcpuSetupError:
         raise
     except Exception as exc:  # last line of defence: never leak another exception
-        raise _model("input not representable in the C structures", fn,
-                     f"{type(exc).__name__}: {exc}") from exc
+        raise PcpuSetupError(R_MODEL_UNEXPECTED, kind=KIND_MODEL, function=fn,
+                             detail=f"{type(exc).__name__}: {exc}") from exc
 
 
 def _pcpu_setup_first_chunk_checks(

@@ -93,7 +93,8 @@ def boot(cfg: PcpuConfig) -> Percpu:
         possible_cpus=list(cfg.possible_cpus),
         nr_cpu_ids=pcpu.nr_cpu_ids,
         page_size=cfg.page_size,
-        min_unit_size=cfg.min_unit_size,
+        PCPU_MIN_UNIT_SIZE=cfg.min_unit_size,
+        PERCPU_DYNAMIC_EARLY_SIZE=cfg.dynamic_early_size,
     )
     pcpu.pcpu_setup_first_chunk(ai, cfg.base_addr)
     pcpu.map_first_chunk_memory(ai, cfg.base_addr)

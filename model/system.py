@@ -61,7 +61,15 @@ class SystemModel:
     def add_first_chunks(
         self, static_size: int, reserved_size: int, dyn_size: int, reserved_id: int | None, first_id: int
     ) -> None:
-        """Creates the reserved and dynamic parts of the first chunk."""
+        """Creates the reserved and dynamic parts of the first chunk.
+
+        The dynamic area grows to the end of the page holding the first
+        chunk's end (pcpu_build_alloc_info() rounds the sum of the three
+        areas up to a page), and shrinks by what rounding the static area up
+        to 4 bytes took (pcpu_setup_first_chunk()).
+        """
+        ps = self.page_size
+        dyn_size = -(-(static_size + reserved_size + dyn_size) // ps) * ps - static_size - reserved_size
         static_aligned = -(-static_size // MIN_ALLOC_BYTES) * MIN_ALLOC_BYTES
         dyn_effective = dyn_size - (static_aligned - static_size)
         if reserved_size and reserved_id is not None:

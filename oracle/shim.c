@@ -405,7 +405,8 @@ EXPORT int oracle_get_bitmap(struct pcpu_chunk *c, int which, unsigned long *out
 	int words;
 	unsigned long *map = bitmap_of(c, which, &words);
 
-	memcpy(out, map, (size_t)min(words, max) * sizeof(long));
+	if (out && max > 0)
+		memcpy(out, map, (size_t)min(words, max) * sizeof(long));
 	return words;
 }
 
@@ -414,7 +415,8 @@ EXPORT int oracle_set_bitmap(struct pcpu_chunk *c, int which, const unsigned lon
 	int words;
 	unsigned long *map = bitmap_of(c, which, &words);
 
-	memcpy(map, in, (size_t)min(words, n) * sizeof(long));
+	if (in && n > 0)
+		memcpy(map, in, (size_t)min(words, n) * sizeof(long));
 	return words;
 }
 

@@ -1,0 +1,317 @@
+"""The refinement harness: the port and the model side by side, every check on.
+
+One :class:`Harness` runs one boot.  Each operation (named after the kernel
+entry point it calls) is applied to the port, judged against the model, and
+followed by the structural checks.  The Hypothesis machine, the replay of
+counterexample files and the benchmarks all drive this same class.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable
+from typing import Any
+
+from impl.boot import PcpuConfig, boot
+from impl.internal import pcpu_chunk
+from impl.kernel import GFP_ATOMIC, GFP_KERNEL
+from impl.percpu import Percpu
+from model.chunk import ModelChunk
+from model.system import Live, SystemModel
+from properties import bookkeeping, invariants
+from properties.registry import PROPERTIES, Violation, by_scope
+from properties.slack import miss_allowed
+
+Variant = Callable[[Percpu], None]
+
+
+class Harness:
+    """The port under test, the model, and the checks between them."""
+
+    def __init__(self, cfg: PcpuConfig, variant: Variant | None = None, *, check_every_step: bool = True) -> None:
+        self.cfg = cfg
+        self.pcpu = boot(cfg)
+        if variant is not None:
+            variant(self.pcpu)
+        self.pcpu.tracing = True
+        self.model = SystemModel(cfg.page_size)
+        rc = self.pcpu.pcpu_reserved_chunk
+        self.model.add_first_chunks(
+            cfg.static_size, cfg.reserved_size, cfg.dyn_size, rc.id if rc else None, self.pcpu.pcpu_first_chunk.id
+        )
+        self.handles: dict[int, int] = {}  # handle -> percpu pointer
+        self.next_handle = 0
+        self.step = 0
+        self.events: Counter[str] = Counter()
+        self.violations: list[Violation] = []
+        self.check_every_step = check_every_step
+        self._checked_sig: dict[int, Any] = {}
+        self.violations += self._geometry_checks()
+        self.check()
+
+    # ------------------------------------------------------------ helpers
+    def chunk_by_id(self) -> dict[int, pcpu_chunk]:
+        return {c.id: c for c in self.pcpu.all_chunks()}
+
+    def _sync_chunks(self, before: set[int]) -> set[int]:
+        """Tells the model about chunks created and destroyed; returns new ids."""
+        now = self.chunk_by_id()
+        created = set(now) - before
+        for cid in sorted(created):
+            self.model.add_chunk(cid, self.pcpu.pcpu_unit_size)
+            self.events["chunk_created"] += 1
+        for cid in sorted(before - set(now)):
+            if cid in self.model.chunks:
+                why = self.model.drop_chunk(cid)
+                self.events["chunk_destroyed"] += 1
+                if why:
+                    self._fail("diff_destroy_empty_only", f"chunk#{cid}", "no live areas", why)
+        return created
+
+    def _fail(self, name: str, where: str, expected: object, actual: object, detail: str = "") -> None:
+        self.violations.append(Violation(name, f"step {self.step}: {where}", expected, actual, detail))
+
+    def _locate(self, ev: Any) -> pcpu_chunk | None:
+        base, off = ev.fields["base_addr"], ev.fields["off"]
+        ps = self.cfg.page_size
+        for c in self.pcpu.all_chunks():
+            if c.base_addr == base and c.start_offset <= off < c.nr_pages * ps - c.end_offset:
+                return c
+        return None
+
+    # ------------------------------------------------------------ entries
+    def pcpu_alloc(self, size: int, align: int, reserved: bool = False, atomic: bool = False) -> int | None:
+        """Calls pcpu_alloc() and judges the outcome; returns a handle or None."""
+        self.step += 1
+        pcpu = self.pcpu
+        before = set(self.chunk_by_id())
+        populated = {c.id: c.populated.bits for c in pcpu.all_chunks()}
+        isolated = {c.id for c in pcpu.all_chunks() if c.isolated}
+        slots = {c.id: pcpu.slot_of(c) for c in pcpu.all_chunks()}
+        pcpu.trace_log.clear()
+        ptr = pcpu.pcpu_alloc(size, align, reserved, GFP_ATOMIC if atomic else GFP_KERNEL)
+        created = self._sync_chunks(before)
+        units = -(-max(size, 1) // 4)
+        align_units = max(align, 4) // 4
+        legal = 0 < size <= self.cfg.min_unit_size and align <= self.cfg.page_size and align & (align - 1) == 0
+        self._count_request(units, align_units, reserved, atomic)
+
+        if ptr is None:
+            self.events["alloc_failed"] += 1
+            if legal:
+                self._judge_misses(units, align_units, reserved, atomic, before, populated, isolated, slots, size)
+        else:
+            if not legal:
+                self._fail("diff_illegal_request_refused", "pcpu_alloc", "NULL", hex(ptr), f"size={size} align={align}")
+            ev = next((e for e in pcpu.trace_log if e.name == "percpu_alloc_percpu"), None)
+            chunk = self._locate(ev) if ev else None
+            if chunk is None or chunk.id not in self.model.chunks:
+                self._fail("diff_alloc_area_allowed", "pcpu_alloc", "an area inside a known chunk", hex(ptr))
+                return None
+            mc = self.model.chunks[chunk.id]
+            start = ev.fields["off"] // 4  # type: ignore[union-attr]
+            why = mc.area_allowed(start, units, align_units)
+            if why:
+                self._fail("diff_alloc_area_allowed", f"chunk#{chunk.id}", "a free, aligned area in the region", why)
+                return None
+            is_reserved_chunk = chunk is pcpu.pcpu_reserved_chunk
+            if reserved and pcpu.pcpu_reserved_chunk is not None and not is_reserved_chunk:
+                self._fail("diff_alloc_chunk_kind", f"chunk#{chunk.id}", "the reserved chunk", "a normal chunk")
+            if not reserved and is_reserved_chunk:
+                self._fail("diff_alloc_chunk_kind", f"chunk#{chunk.id}", "a normal chunk", "the reserved chunk")
+            if atomic and not self._on_pages(populated.get(chunk.id, chunk.populated.bits), start, units):
+                self._fail("diff_atomic_populated", f"chunk#{chunk.id}", "only populated pages", f"area at unit {start}")
+            if not atomic and not self._on_pages(chunk.populated.bits, start, units):
+                self._fail("diff_area_populated", f"chunk#{chunk.id}", "pages populated on return", f"area at unit {start}")
+            if created:
+                self._judge_misses(units, align_units, reserved, atomic, before, populated, isolated, slots, size, new_chunk=True)
+            handle = self.next_handle
+            self.next_handle += 1
+            self.model.record_alloc(handle, Live(chunk.id, start, units, size, align, reserved))
+            self.handles[handle] = ptr
+            self._count_area(mc, start, units)
+            self.after_step()
+            return handle
+        self.after_step()
+        return None
+
+    def free_percpu(self, handle: int) -> None:
+        """Calls free_percpu() on a live handle and checks the freed size."""
+        self.step += 1
+        ptr = self.handles.pop(handle)
+        area = self.model.live[handle]
+        before = set(self.chunk_by_id())
+        self.pcpu.free_percpu(ptr)
+        self.model.record_free(handle)
+        if self.pcpu.last_free_size != area.units * 4:
+            self._fail("diff_free_size", f"chunk#{area.chunk_id}", area.units * 4, self.pcpu.last_free_size)
+        self._sync_chunks(before)
+        self.events["free"] += 1
+        self.after_step()
+
+    def pcpu_balance_workfn(self) -> None:
+        """Runs the balance work, as the workqueue would."""
+        self.step += 1
+        before = set(self.chunk_by_id())
+        pending = self.pcpu.balance_work_pending
+        self.pcpu.pcpu_balance_workfn()
+        self._sync_chunks(before)
+        self.events["balance_work" + ("_pending" if pending else "_idle")] += 1
+        self.after_step()
+
+    def inject_page_failures(self, n: int) -> None:
+        """The next ``n`` page allocations fail."""
+        self.step += 1
+        self.pcpu.machine.fail_page_allocs = n
+        self.events["inject_page_failures"] += 1
+
+    def inject_chunk_failures(self, n: int) -> None:
+        """The next ``n`` chunk-structure allocations fail."""
+        self.step += 1
+        self.pcpu.machine.fail_chunk_allocs = n
+        self.events["inject_chunk_failures"] += 1
+
+    # ------------------------------------------------------------ judging
+    def _on_pages(self, populated: int, start: int, units: int) -> bool:
+        bb = self.cfg.page_size // 4
+        return all((populated >> p) & 1 for p in range(start // bb, (start + units - 1) // bb + 1))
+
+    def _judge_misses(
+        self, units: int, align_units: int, reserved: bool, atomic: bool, before: set[int],
+        populated: dict[int, int], isolated: set[int], slots: dict[int, int], size: int, new_chunk: bool = False,
+    ) -> None:
+        """Every chunk the request could have used must have missed within slack."""
+        pcpu = self.pcpu
+        rc = pcpu.pcpu_reserved_chunk
+        req_slot = pcpu.pcpu_size_to_slot(-(-size // 4) * 4)
+        for cid in sorted(before):
+            if cid not in self.model.chunks:
+                continue
+            is_res = rc is not None and cid == rc.id
+            if reserved and rc is not None and not is_res:
+                continue
+            if not (reserved and rc is not None) and is_res:
+                continue
+            ok, why = miss_allowed(
+                self.model.chunks[cid], units, align_units,
+                populated_only=populated[cid] if atomic else None,
+                isolated=cid in isolated,
+                demoted=slots.get(cid, -1) < req_slot and not is_res,
+            )
+            self.events[f"miss_{why.split(' ')[0] if ok else 'unjustified'}"] += 1
+            if not ok:
+                name = "diff_new_chunk_justified" if new_chunk else "diff_alloc_failure_justified"
+                self._fail(name, f"chunk#{cid}", "a miss within documented slack", why, f"request {units} units align {align_units}")
+
+    # ---------------------------------------------------------- coverage
+    def _count_request(self, units: int, align_units: int, reserved: bool, atomic: bool) -> None:
+        bb = self.cfg.page_size // 4
+        if reserved:
+            self.events["req_reserved"] += 1
+        if atomic:
+            self.events["req_atomic"] += 1
+        if align_units * 4 >= self.cfg.page_size:
+            self.events["req_align_page"] += 1
+        if units > bb:
+            self.events["req_larger_than_block"] += 1
+
+    def _count_area(self, mc: ModelChunk, start: int, units: int) -> None:
+        bb = mc.block_bits
+        if start // bb != (start + units - 1) // bb:
+            self.events["area_straddles_blocks"] += 1
+        if start % bb == 0 and units == bb:
+            self.events["area_fills_block_exactly"] += 1
+        if (start + units) % bb == 0:
+            self.events["area_ends_on_block_edge"] += 1
+
+    def _count_state(self) -> None:
+        for c in self.pcpu.all_chunks():
+            mc = self.model.chunks.get(c.id)
+            if mc is None:
+                continue
+            if c.free_bytes == 0 or c.chunk_md.contig_hint == 0:
+                self.events["state_full_chunk"] += 1
+            if len(mc.runs()) >= 3:
+                self.events["state_fragmented"] += 1
+            if c.chunk_md.scan_hint:
+                self.events["state_chunk_scan_hint"] += 1
+            if any(b.scan_hint for b in c.md_blocks):
+                self.events["state_block_scan_hint"] += 1
+            if any(b.contig_hint == 0 for b in c.md_blocks):
+                self.events["state_full_block"] += 1
+            if c.isolated:
+                self.events["state_isolated_chunk"] += 1
+
+    # ------------------------------------------------------- structural
+    def after_step(self) -> None:
+        self._count_state()
+        if self.check_every_step:
+            self.check()
+
+    def check(self, force: bool = False) -> list[Violation]:
+        """Recomputes every hint and counter of every chunk from the model."""
+        found: list[Violation] = []
+        pcpu = self.pcpu
+        chunks = pcpu.all_chunks()
+        bb = self.cfg.page_size // 4
+        block_props = by_scope("block")
+        chunk_props = by_scope("chunk")
+        state_props = by_scope("chunk_state")
+        for c in chunks:
+            mc = self.model.chunks.get(c.id)
+            if mc is None:
+                found.append(Violation("diff_chunk_known", f"step {self.step}: chunk#{c.id}", "a chunk the model knows", "unknown"))
+                continue
+            sig = (mc.version, c.alloc_map.bits, c.chunk_md.as_tuple(), tuple(b.as_tuple() for b in c.md_blocks),
+                   c.free_bytes, c.bound_map.bits, c.populated.bits, c.nr_populated, c.nr_empty_pop_pages,
+                   pcpu.slot_of(c), c.isolated)
+            if not force and self._checked_sig.get(c.id) == sig:
+                continue
+            self._checked_sig[c.id] = sig
+            for i, md in enumerate(c.md_blocks):
+                w = invariants.Window(mc, i * bb, (i + 1) * bb, bb)
+                t = mc.block_truth(i)
+                for p in block_props:
+                    r = p.fn(md, t, w)
+                    if r is not None:
+                        found.append(Violation(p.name, f"step {self.step}: chunk#{c.id} block {i}", *r))
+            w = invariants.Window(mc, 0, mc.nbits, bb)
+            t = mc.chunk_truth()
+            for p in chunk_props:
+                r = p.fn(c.chunk_md, t, w)
+                if r is not None:
+                    found.append(Violation(p.name, f"step {self.step}: chunk#{c.id} chunk_md", *r))
+            for p in state_props:
+                r = p.fn(pcpu, c, mc)
+                if r is not None:
+                    found.append(Violation(p.name, f"step {self.step}: chunk#{c.id}", *r))
+        r = bookkeeping.inv_global_empty_pop_pages(pcpu, chunks)
+        if r is not None:
+            found.append(Violation("inv_global_empty_pop_pages", f"step {self.step}", *r))
+        self.violations += found
+        return found
+
+    def _geometry_checks(self) -> list[Violation]:
+        """The port's first-chunk regions must be the ones the model derives."""
+        out = []
+        ps = self.cfg.page_size
+        for cid, mc in self.model.chunks.items():
+            c = self.chunk_by_id().get(cid)
+            if c is None:
+                continue
+            got = (c.nr_pages * ps // 4, c.start_offset // 4, (c.nr_pages * ps - c.end_offset) // 4)
+            want = (mc.nbits, mc.region_start, mc.region_end)
+            if got != want:
+                out.append(Violation("inv_first_chunk_geometry", f"boot: chunk#{cid}", want, got, "(bits, region start, region end)"))
+        return out
+
+    # -------------------------------------------------------------- misc
+    def live_handles(self) -> list[int]:
+        return sorted(self.handles)
+
+    def property_names(self) -> list[str]:
+        return sorted(PROPERTIES) + [
+            "diff_alloc_area_allowed", "diff_alloc_chunk_kind", "diff_atomic_populated", "diff_area_populated",
+            "diff_alloc_failure_justified", "diff_new_chunk_justified", "diff_free_size",
+            "diff_illegal_request_refused", "diff_destroy_empty_only", "diff_chunk_known", "inv_first_chunk_geometry",
+        ]
