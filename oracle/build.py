@@ -8,6 +8,12 @@ Usage::
 
 Results: ``build/oracle/libpercpu_ps<N>.so`` plus a ``.stamp`` file holding
 a digest of every input; a library whose stamp matches is not rebuilt.
+
+Variants (``--variant``), used to cross-check the oracle itself:
+``own`` uses oracle/bitops_own.h instead of the kernel's bitmap helpers;
+``forcesub`` uses the oracle's copying block view (see shim.c) even where the
+kernel's pcpu_index_alloc_map works.  Their libraries get a ``_<variant>``
+suffix.
 Exit status: 0 ok, 2 extraction failed, 3 kernel source unavailable,
 4 compiler error.
 """
@@ -35,6 +41,12 @@ CFLAGS = ("-O2", "-g", "-std=gnu11", "-Wall", "-Wno-unused-function", "-shared",
           "-fvisibility=hidden", "-fno-strict-aliasing", "-fno-strict-overflow",
           "-fno-delete-null-pointer-checks")
 OWN_SOURCES = ("shim.c", "compat.h", "bitops_own.h", "extract.py", "csource.py", "build.py")
+# variant -> (bitops mode for extract.generate, extra compiler flags)
+VARIANTS = {
+    "": ("kernel", ()),
+    "own": ("own", ()),
+    "forcesub": ("kernel", ("-DORACLE_FORCE_SUBWORD=1",)),
+}
 
 
 class BuildError(Exception):
@@ -45,9 +57,12 @@ class BuildError(Exception):
         self.status = status
 
 
-def library_path(page_shift: int) -> Path:
-    """Where the library for ``page_shift`` lives."""
-    return BUILD / f"libpercpu_ps{page_shift}.so"
+def library_path(page_shift: int, variant: str = "") -> Path:
+    """Where the library for ``page_shift`` (and ``variant``) lives."""
+    if variant not in VARIANTS:
+        raise ValueError(f"unknown variant {variant!r}; one of {sorted(VARIANTS)}")
+    suffix = f"_{variant}" if variant else ""
+    return BUILD / f"libpercpu_ps{page_shift}{suffix}.so"
 
 
 def kernel_tree(ksrc: str | os.PathLike | None = None) -> Path:
@@ -71,9 +86,9 @@ def _digest(paths: list[Path], extra: str) -> str:
     return h.hexdigest()
 
 
-def _compile(page_shift: int, out: Path) -> None:
+def _compile(page_shift: int, out: Path, gen: Path, flags: tuple[str, ...]) -> None:
     tmp = out.with_name(f".{out.name}.{os.getpid()}.tmp")
-    cmd = [CC, *CFLAGS, f"-DPAGE_SHIFT={page_shift}", f"-I{GEN}", f"-I{HERE}",
+    cmd = [CC, *CFLAGS, *flags, f"-DPAGE_SHIFT={page_shift}", f"-I{gen}", f"-I{HERE}",
            str(HERE / "shim.c"), "-o", str(tmp)]
     proc = subprocess.run(cmd, capture_output=True, text=True)
     if proc.returncode != 0:
@@ -82,28 +97,31 @@ def _compile(page_shift: int, out: Path) -> None:
     tmp.replace(out)
 
 
-def build(page_shifts=PAGE_SHIFTS, ksrc=None, bitops: str = "kernel",
+def build(page_shifts=PAGE_SHIFTS, ksrc=None, variant: str = "",
           force: bool = False, log=None) -> dict[int, Path]:
     """Build (or reuse) one library per page shift; return their paths."""
     say = log or (lambda _msg: None)
     t0 = time.monotonic()
+    library_path(PAGE_SHIFTS[0], variant)  # validates the variant name
+    bitops, flags = VARIANTS[variant]
     tree = kernel_tree(ksrc)
     say(f"kernel tree {tree} ({time.monotonic() - t0:.1f}s)")
+    gen = GEN if bitops == "kernel" else GEN.with_name(f"gen_{bitops}")
     try:
-        generated = extract.generate(tree, GEN, bitops)
+        generated = extract.generate(tree, gen, bitops)
     except extract.ExtractError as exc:
         raise BuildError(f"extract: error: {exc}", 2) from exc
     inputs = generated + [HERE / name for name in OWN_SOURCES]
     result = {}
     for ps in page_shifts:
-        out = library_path(ps)
+        out = library_path(ps, variant)
         stamp = out.with_suffix(".stamp")
-        digest = _digest(inputs, f"{CC} {' '.join(CFLAGS)} PAGE_SHIFT={ps} bitops={bitops}")
+        digest = _digest(inputs, f"{CC} {' '.join(CFLAGS + flags)} PAGE_SHIFT={ps} {tree}")
         if not force and out.exists() and stamp.exists() and stamp.read_text() == digest:
             say(f"up to date: {out}")
         else:
             t1 = time.monotonic()
-            _compile(ps, out)
+            _compile(ps, out, gen, flags)
             stamp.write_text(digest)
             say(f"built {out} ({time.monotonic() - t1:.1f}s)")
         result[ps] = out
@@ -111,11 +129,11 @@ def build(page_shifts=PAGE_SHIFTS, ksrc=None, bitops: str = "kernel",
     return result
 
 
-def ensure_library(page_shift: int, ksrc=None) -> Path:
+def ensure_library(page_shift: int, ksrc=None, variant: str = "") -> Path:
     """The library for ``page_shift``, building it first if it does not exist."""
-    path = library_path(page_shift)
+    path = library_path(page_shift, variant)
     if not path.exists():
-        build((page_shift,), ksrc=ksrc)
+        build((page_shift,), ksrc=ksrc, variant=variant)
     return path
 
 
@@ -124,13 +142,14 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--ksrc", help="kernel tree to use instead of the Debian package")
     ap.add_argument("--page-shift", type=int, action="append", dest="page_shifts",
                     help=f"page shift to build (repeatable; default {PAGE_SHIFTS})")
-    ap.add_argument("--bitops", choices=("kernel", "own"), default="kernel")
+    ap.add_argument("--variant", choices=sorted(VARIANTS), default="",
+                    help="cross-check build: 'own' bitmap helpers or 'forcesub' block view")
     ap.add_argument("--force", action="store_true", help="rebuild even if up to date")
     ap.add_argument("-q", "--quiet", action="store_true")
     args = ap.parse_args(argv)
     log = None if args.quiet else (lambda msg: print(f"oracle.build: {msg}", file=sys.stderr))
     try:
-        paths = build(tuple(args.page_shifts or PAGE_SHIFTS), args.ksrc, args.bitops,
+        paths = build(tuple(args.page_shifts or PAGE_SHIFTS), args.ksrc, args.variant,
                       args.force, log)
     except BuildError as exc:
         print(f"oracle.build: {exc}", file=sys.stderr)

@@ -20,6 +20,7 @@ import os
 import shutil
 import tempfile
 from pathlib import Path
+from typing import Any
 
 from oracle.build import ensure_library
 
@@ -97,6 +98,12 @@ def md_fields() -> tuple[str, ...]:
     return MD_FIELDS
 
 
+def _dlclose(handle: int) -> None:
+    libdl = ct.CDLL(None)
+    libdl.dlclose.argtypes = [ct.c_void_p]
+    libdl.dlclose(handle)
+
+
 def _md_array(md) -> ct.Array:
     if len(md) != 8:
         raise ValueError(f"an md tuple has 8 ints, got {len(md)}")
@@ -106,31 +113,59 @@ def _md_array(md) -> ct.Array:
 class COracle:
     """The kernel allocator built for ``page_shift`` with ``unit_pages`` per chunk."""
 
-    def __init__(self, page_shift: int, unit_pages: int, ksrc=None):
-        src = ensure_library(page_shift, ksrc)
+    def __init__(self, page_shift: int, unit_pages: int, ksrc=None, variant: str = ""):
+        src = ensure_library(page_shift, ksrc, variant)
         self._tmpdir = tempfile.mkdtemp(prefix="pcpu-oracle-")
         private = Path(self._tmpdir) / src.name
         shutil.copyfile(src, private)
-        self._lib = ct.CDLL(str(private))
+        self._lib: Any = ct.CDLL(str(private))
         os.unlink(private)
         os.rmdir(self._tmpdir)
         for name, (res, args) in _SIGNATURES.items():
             fn = getattr(self._lib, name)
             fn.restype = res
             fn.argtypes = args
-        if self._lib.oracle_init(unit_pages) != 0:
+        if unit_pages <= 0:
             raise ValueError(f"unit_pages must be positive, got {unit_pages}")
-        out = (ct.c_long * 32)()
-        n = self._lib.oracle_config(out)
-        self.config = dict(zip(CONFIG_FIELDS, out[:n], strict=True))
+        self._chunks: dict[int, int] = {}  # handle -> chunk pointer
+        self._next = 1
+        self.unit_pages = unit_pages
+        self.reset()
         self.kernel_version = self._lib.oracle_kernel_version().decode()
         self.page_shift = page_shift
         self.page_size = 1 << page_shift
-        self.unit_pages = unit_pages
         self.block_bits = self.config["block_bits"]
         self.min_alloc_size = self.config["min_alloc_size"]
-        self._chunks: dict[int, int] = {}  # handle -> chunk pointer
-        self._next = 1
+
+    # ---- life cycle --------------------------------------------------------------
+
+    def reset(self, unit_pages: int | None = None) -> None:
+        """Destroy every chunk and set the globals up afresh (cheaper than a new
+        instance, which loads another copy of the library)."""
+        for handle in list(self._chunks):
+            self.destroy(handle)
+        if unit_pages is not None:
+            self.unit_pages = unit_pages
+        self._lib.oracle_init(self.unit_pages)
+        out = (ct.c_long * 32)()
+        n = self._lib.oracle_config(out)
+        self.config = dict(zip(CONFIG_FIELDS, out[:n], strict=True))
+
+    def close(self) -> None:
+        """Free all chunks and unload this instance's copy of the library."""
+        if self._lib is None:
+            return
+        for handle in list(self._chunks):
+            self.destroy(handle)
+        handle = self._lib._handle
+        self._lib = None
+        _dlclose(handle)
+
+    def __enter__(self) -> COracle:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
 
     # ---- chunks ----------------------------------------------------------------
 
@@ -256,7 +291,8 @@ class COracle:
         buf = (_P * cap)()
         for slot in range(self.config["nr_slots"]):
             n = self._lib.oracle_slot_chunks(slot, buf, cap)
-            lists.append([by_ptr.get(buf[i], buf[i]) for i in range(min(n, cap))])
+            ptrs = [buf[i] or 0 for i in range(min(n, cap))]
+            lists.append([by_ptr.get(p, p) for p in ptrs])
         return lists
 
     def globals(self) -> dict[str, int]:

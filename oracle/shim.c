@@ -34,7 +34,15 @@ static unsigned long pcpu_nr_populated;
  * block's bits shifted to bit 0.  Every caller in the allocator only reads
  * through that pointer, and reads it before the bitmap changes again.
  */
+#if defined(ORACLE_FORCE_SUBWORD) && ORACLE_FORCE_SUBWORD
+/* test variant: use the copying view even where the kernel's would work */
+#define ORACLE_SUBWORD_BLOCKS 1
+#else
 #define ORACLE_SUBWORD_BLOCKS ((PCPU_BITMAP_BLOCK_BITS % BITS_PER_LONG) != 0)
+#endif
+#if ORACLE_SUBWORD_BLOCKS && PCPU_BITMAP_BLOCK_BITS > BITS_PER_LONG
+#error "the copying block view handles blocks of at most one word"
+#endif
 
 #if ORACLE_SUBWORD_BLOCKS
 #define ORACLE_SCRATCH_SLOTS 8

@@ -45,6 +45,7 @@ class Harness:
         self.events: Counter[str] = Counter()
         self.violations: list[Violation] = []
         self.check_every_step = check_every_step
+        self.ops: list[str] = []  # the calls so far, as counterexample-file lines
         self._checked_sig: dict[int, Any] = {}
         self.violations += self._geometry_checks()
         self.check()
@@ -81,14 +82,24 @@ class Harness:
 
     # ------------------------------------------------------------ entries
     def pcpu_alloc(self, size: int, align: int, reserved: bool = False, atomic: bool = False) -> int | None:
-        """Calls pcpu_alloc() and judges the outcome; returns a handle or None."""
+        """Calls pcpu_alloc() and judges the outcome; returns a handle or None.
+
+        Handles are numbered per call, failed or not, so that a counterexample
+        line names the same handle however the calls before it turned out.
+        """
         self.step += 1
+        handle_name = f"h{self.next_handle}"
+        self.next_handle += 1
+        self.ops.append(
+            f"{handle_name} = pcpu_alloc(size={size}, align={align}, reserved={int(reserved)}, atomic={int(atomic)})"
+        )
         pcpu = self.pcpu
         before = set(self.chunk_by_id())
         populated = {c.id: c.populated.bits for c in pcpu.all_chunks()}
         isolated = {c.id for c in pcpu.all_chunks() if c.isolated}
         slots = {c.id: pcpu.slot_of(c) for c in pcpu.all_chunks()}
         pcpu.trace_log.clear()
+        armed = pcpu.machine.fail_page_allocs > 0 or pcpu.machine.fail_chunk_allocs > 0
         ptr = pcpu.pcpu_alloc(size, align, reserved, GFP_ATOMIC if atomic else GFP_KERNEL)
         created = self._sync_chunks(before)
         units = -(-max(size, 1) // 4)
@@ -98,7 +109,13 @@ class Harness:
 
         if ptr is None:
             self.events["alloc_failed"] += 1
-            if legal:
+            err = pcpu.last_alloc_err
+            if err in ("failed to populate", "failed to allocate new chunk"):
+                # only an injected failure may explain these
+                self.events["alloc_failed_injected"] += 1
+                if not armed:
+                    self._fail("diff_alloc_failure_justified", "pcpu_alloc", "an injected failure", err)
+            if legal and err != "failed to populate":
                 self._judge_misses(units, align_units, reserved, atomic, before, populated, isolated, slots, size)
         else:
             if not legal:
@@ -125,8 +142,7 @@ class Harness:
                 self._fail("diff_area_populated", f"chunk#{chunk.id}", "pages populated on return", f"area at unit {start}")
             if created:
                 self._judge_misses(units, align_units, reserved, atomic, before, populated, isolated, slots, size, new_chunk=True)
-            handle = self.next_handle
-            self.next_handle += 1
+            handle = self.next_handle - 1
             self.model.record_alloc(handle, Live(chunk.id, start, units, size, align, reserved))
             self.handles[handle] = ptr
             self._count_area(mc, start, units)
@@ -138,6 +154,7 @@ class Harness:
     def free_percpu(self, handle: int) -> None:
         """Calls free_percpu() on a live handle and checks the freed size."""
         self.step += 1
+        self.ops.append(f"free_percpu(h{handle})")
         ptr = self.handles.pop(handle)
         area = self.model.live[handle]
         before = set(self.chunk_by_id())
@@ -152,6 +169,7 @@ class Harness:
     def pcpu_balance_workfn(self) -> None:
         """Runs the balance work, as the workqueue would."""
         self.step += 1
+        self.ops.append("pcpu_balance_workfn()")
         before = set(self.chunk_by_id())
         pending = self.pcpu.balance_work_pending
         self.pcpu.pcpu_balance_workfn()
@@ -162,12 +180,14 @@ class Harness:
     def inject_page_failures(self, n: int) -> None:
         """The next ``n`` page allocations fail."""
         self.step += 1
+        self.ops.append(f"inject_page_failures(n={n})")
         self.pcpu.machine.fail_page_allocs = n
         self.events["inject_page_failures"] += 1
 
     def inject_chunk_failures(self, n: int) -> None:
         """The next ``n`` chunk-structure allocations fail."""
         self.step += 1
+        self.ops.append(f"inject_chunk_failures(n={n})")
         self.pcpu.machine.fail_chunk_allocs = n
         self.events["inject_chunk_failures"] += 1
 

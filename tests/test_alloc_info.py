@@ -257,7 +257,15 @@ def test_sixty_four_cpus_eight_nodes() -> None:
     lines = dump(ai, range(64))
     assert lines[1] == "pcpu-alloc: [0] 00 08 16 24 [0] 32 40 48 56 "
     assert lines[2] == "pcpu-alloc: [1] 01 09 17 25 [1] 33 41 49 57 "
-    assert len(lines) == 17
+    assert len(lines) == 9
+
+
+def test_allocations_of_several_groups_share_a_line() -> None:
+    ai = build(range(8), two_nodes)  # four nodes of two CPUs
+    assert dump(ai, range(8)) == [
+        "pcpu-alloc: s233472 r8192 d28672 u1048576 alloc=1*2097152",
+        "pcpu-alloc: [0] 0 1 [1] 2 3 [2] 4 5 [3] 6 7 ",
+    ]
 
 
 def test_asymmetric_distance_needs_both_ways() -> None:
