@@ -707,7 +707,7 @@ def pcpu_build_alloc_info(
     nr_groups = 1
     nr_units = 0
 
-    # calculate size_sum and ensure dyn_size is enough for early alloc
+    # page-rounded total; dyn_size absorbs the rounding and the early minimum
     size_sum = _pfn_align(
         static_size + reserved_size + max(dyn_size, PERCPU_DYNAMIC_EARLY_SIZE),
         page_size,
@@ -717,7 +717,7 @@ def pcpu_build_alloc_info(
 
     min_unit_size = max(size_sum, PCPU_MIN_UNIT_SIZE)
 
-    # determine the maximum # of units that can fit in an allocation
+    # largest upa whose unit size is a whole number of pages
     if atom_size == 0:
         raise PcpuSetupError("roundup(min_unit_size, atom_size)", kind=KIND_DIVIDE_ERROR,
                              function=fn, detail="atom_size=0")
@@ -741,7 +741,7 @@ def pcpu_build_alloc_info(
 
     mask_cpus = set(env.for_each_possible_cpu())
 
-    # group cpus according to their proximity
+    # greedy grouping by distance
     group = 0
     while mask_cpus:
         cpu = min(mask_cpus)
@@ -786,7 +786,7 @@ def pcpu_build_alloc_info(
         raise PcpuSetupError(R_BUILD_BEST_UPA, kind=KIND_BUG_ON, function=fn)
     upa = best_upa
 
-    # allocate and fill alloc_info
+    # size the info, then point each group into the shared cpu_map
     for group in range(nr_groups):
         nr_units += -(-group_cnt[group] // upa) * upa
 
@@ -853,16 +853,15 @@ def pcpu_verify_alloc_info_km(
     if log is None:
         log = []
 
-    # all units must be in a single group
+    # one contiguous block per chunk: only a single group fits
     if ai.nr_groups != 1:
         log.append("percpu: can't handle more than one group")
         return -EINVAL
 
-    if not ai.groups:
-        raise _model("ai->groups[] shorter than ai->nr_groups", fn, "group=0")
+    gi = _group_at(ai, 0, bits_per_long, fn)
     PAGE_SHIFT = page_size.bit_length() - 1
     mask = _ulong_mask(bits_per_long)
-    nr_pages = ((ai.groups[0].nr_units * ai.unit_size) & mask) >> PAGE_SHIFT
+    nr_pages = ((gi.nr_units * ai.unit_size) & mask) >> PAGE_SHIFT
     alloc_pages = _roundup_pow_of_two(nr_pages, bits_per_long)
 
     if alloc_pages > nr_pages:
@@ -1066,7 +1065,7 @@ def _pcpu_setup_first_chunk_checks(
         raise PcpuSetupError(rule, kind=KIND_SETUP_BUG_ON, function=fn, detail=detail,
                              log=log + emerg)
 
-    # sanity checks
+    # PCPU_SETUP_BUG_ON list, kernel order
     PCPU_SETUP_BUG_ON(ai.nr_groups <= 0, R_NR_GROUPS, f"nr_groups={ai.nr_groups}")
     if config_smp:
         PCPU_SETUP_BUG_ON(not ai.static_size, R_STATIC_SIZE)

@@ -68,6 +68,17 @@ def inv_block_scan_hint(md: Any, t: BlockTruth, w: Window) -> Result:
 
 
 @prop(EXACT, "block")
+def inv_block_scan_hint_disjoint(md: Any, t: BlockTruth, w: Window) -> Result:
+    """percpu-internal.h: the scan_hint is an area other than the contig_hint (the two never overlap)."""
+    if md.scan_hint and md.contig_hint:
+        a, b = md.scan_hint_start, md.scan_hint_start + md.scan_hint
+        x, y = md.contig_hint_start, md.contig_hint_start + md.contig_hint
+        if a < y and x < b:
+            return "disjoint scan and contig hints", f"scan [{a}, {b}) overlaps contig [{x}, {y})", ""
+    return None
+
+
+@prop(EXACT, "block")
 def inv_block_scan_hint_order(md: Any, t: BlockTruth, w: Window) -> Result:
     """percpu-internal.h: scan_hint_start > contig_hint_start iff scan_hint == contig_hint."""
     if md.scan_hint:
