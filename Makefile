@@ -5,7 +5,7 @@ PY      := $(VENV)/bin/python
 STAMP   := $(VENV)/.installed
 SEED    ?= 0
 
-.PHONY: all venv test verify lint clean bench
+.PHONY: all venv test test-deep verify lint clean bench kernel-oracle replay
 
 all: verify
 
@@ -17,8 +17,18 @@ $(STAMP): pyproject.toml
 
 venv: $(STAMP)
 
+kernel-oracle: $(STAMP)
+	$(PY) -m oracle.build
+
 test: $(STAMP)
 	$(PY) -m pytest -q
+
+test-deep: $(STAMP)
+	$(PY) -m pytest -q -m deep
+
+# make replay FILE=corpus/F2-chunk-contig-stale-after-free.litmus
+replay: $(STAMP)
+	$(PY) -m tools.cli replay $(FILE)
 
 verify: $(STAMP)
 	$(PY) -m tools.verify --seed $(SEED)

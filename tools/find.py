@@ -27,7 +27,11 @@ def random_calls(h: Harness, rng: random.Random, steps: int) -> None:
     for _ in range(steps):
         r = rng.random()
         live = h.live_handles()
-        if live and r < 0.42:
+        if r < 0.004:
+            # a burst of small allocations that fills chunks to the brim
+            for _ in range(h.cfg.min_unit_size // 16):
+                h.pcpu_alloc(rng.choice([4, 8, 12, 16]), 4, False, False)
+        elif live and r < 0.42:
             h.free_percpu(rng.choice(live))
         elif r < 0.46:
             h.pcpu_balance_workfn()
