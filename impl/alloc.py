@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 
 from impl.bitmap import for_each_clear_bitrange_from
 from impl.internal import PCPU_MIN_ALLOC_SHIFT, PCPU_MIN_ALLOC_SIZE
-from impl.kernel import _GFP_NOWARN, _GFP_NORETRY, GFP_KERNEL, gfpflags_allow_blocking
+from impl.kernel import _GFP_NORETRY, _GFP_NOWARN, GFP_KERNEL, gfpflags_allow_blocking
 from impl.klist import list_empty, list_for_each_entry, list_for_each_entry_safe
 from impl.slots import PCPU_SLOT_FAIL_THRESHOLD
 

@@ -65,7 +65,7 @@ from impl.unitmap import (
 
 pytestmark = pytest.mark.unit
 
-TRACE_DIR = Path("/work/shared/traces/debian-6.12.117-smp4")
+TRACE_DIR = Path(__file__).resolve().parent.parent.parent / "shared" / "traces" / "debian-6.12.117-smp4"
 DMESG = TRACE_DIR / "dmesg_percpu.txt"
 
 # The Debian 6.12.117 amd64 guest (qemu -smp 4, one node).

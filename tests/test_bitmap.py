@@ -4,8 +4,15 @@ import random
 
 import pytest
 
-from impl.bitmap import Bitmap, BitmapView, find_last_bit, find_next_bit, find_next_zero_bit
-from impl.bitmap import for_each_clear_bitrange_from, for_each_set_bitrange
+from impl.bitmap import (
+    Bitmap,
+    BitmapView,
+    find_last_bit,
+    find_next_bit,
+    find_next_zero_bit,
+    for_each_clear_bitrange_from,
+    for_each_set_bitrange,
+)
 
 pytestmark = pytest.mark.unit
 
