@@ -19,7 +19,7 @@ from impl.percpu import Percpu
 from model.chunk import ModelChunk
 from model.system import Live, SystemModel
 from properties import bookkeeping, invariants
-from properties.registry import PROPERTIES, Violation, by_scope
+from properties.registry import CALL_PROPERTIES, PROPERTIES, Violation, by_scope
 from properties.slack import miss_allowed
 
 Variant = Callable[[Percpu], None]
@@ -330,8 +330,4 @@ class Harness:
         return sorted(self.handles)
 
     def property_names(self) -> list[str]:
-        return sorted(PROPERTIES) + [
-            "diff_alloc_area_allowed", "diff_alloc_chunk_kind", "diff_atomic_populated", "diff_area_populated",
-            "diff_alloc_failure_justified", "diff_new_chunk_justified", "diff_free_size",
-            "diff_illegal_request_refused", "diff_destroy_empty_only", "diff_chunk_known", "inv_first_chunk_geometry",
-        ]
+        return sorted(PROPERTIES) + CALL_PROPERTIES

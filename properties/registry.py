@@ -66,3 +66,11 @@ def prop(kind: str, scope: str) -> Callable[[Callable[..., Any]], Callable[..., 
 
 def by_scope(scope: str) -> list[Property]:
     return [p for p in PROPERTIES.values() if p.scope == scope]
+
+
+# properties judged on a call's outcome in properties/harness.py (not registered functions)
+CALL_PROPERTIES = [
+    "diff_alloc_area_allowed", "diff_alloc_chunk_kind", "diff_atomic_populated", "diff_area_populated",
+    "diff_alloc_failure_justified", "diff_new_chunk_justified", "diff_free_size",
+    "diff_illegal_request_refused", "diff_destroy_empty_only", "diff_chunk_known", "inv_first_chunk_geometry",
+]

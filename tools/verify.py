@@ -27,15 +27,10 @@ from properties import litmus
 from properties.configs import parse_config
 from properties.harness import Harness
 from properties.machine import make_machine
-from properties.registry import PROPERTIES
+from properties.registry import CALL_PROPERTIES, PROPERTIES
 from tools.find import random_calls
 
 ROOT = Path(__file__).resolve().parent.parent
-CALL_PROPS = [
-    "diff_alloc_area_allowed", "diff_alloc_chunk_kind", "diff_atomic_populated", "diff_area_populated",
-    "diff_alloc_failure_justified", "diff_new_chunk_justified", "diff_free_size",
-    "diff_illegal_request_refused", "diff_destroy_empty_only", "diff_chunk_known", "inv_first_chunk_geometry",
-]
 REQUIRED_STATES = [
     "area_straddles_blocks", "area_fills_block_exactly", "area_ends_on_block_edge", "req_align_page",
     "state_fragmented", "state_full_chunk", "state_full_block", "chunk_created", "req_reserved", "req_atomic",
@@ -131,7 +126,7 @@ def main(argv: list[str] | None = None) -> int:
     print("\n== per-property verdicts")
     new_violation = False
     ids = {f["property"]: f["id"] for f in ledger}
-    for pname in sorted(PROPERTIES) + CALL_PROPS:
+    for pname in sorted(PROPERTIES) + CALL_PROPERTIES:
         kind = PROPERTIES[pname].kind if pname in PROPERTIES else "allowed outcome"
         if seen[pname] and pname in ids:
             verdict = f"FINDING {ids[pname]} ({seen[pname]} hits)"
