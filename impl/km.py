@@ -77,17 +77,6 @@ class KmBackend:
         """Port of mm/percpu-km.c: pcpu_addr_to_page(); virt_to_page()."""
         return pcpu.machine.vmalloc_to_page(addr)
 
-    def pcpu_verify_alloc_info(self, pcpu: Percpu, ai: object) -> int:
-        """Port of mm/percpu-km.c: pcpu_verify_alloc_info(); one group only."""
-        if ai.nr_groups != 1:  # type: ignore[attr-defined]
-            pcpu.printk("percpu: can't handle more than one group")
-            return -22  # -EINVAL
-        nr_pages = (ai.groups[0].nr_units * ai.unit_size) // pcpu.geo.PAGE_SIZE  # type: ignore[attr-defined]
-        alloc_pages = 1 << order_base_2(nr_pages)
-        if alloc_pages > nr_pages:
-            pcpu.printk(f"percpu: wasting {alloc_pages - nr_pages} pages per chunk")
-        return 0
-
     def pcpu_should_reclaim_chunk(self, pcpu: Percpu, chunk: pcpu_chunk) -> bool:
         """Port of mm/percpu-km.c: pcpu_should_reclaim_chunk(); km never reclaims."""
         return False

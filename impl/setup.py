@@ -4,28 +4,13 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from impl.alloc_info import pcpu_setup_first_chunk_checks
 from impl.internal import PCPU_MIN_ALLOC_SIZE
 from impl.klist import ListHead
 from impl.slots import _pcpu_size_to_slot
 
 if TYPE_CHECKING:
     from impl.percpu import Percpu
-
-UINT_MAX = 0xFFFFFFFF
-
-
-class PcpuSetupError(Exception):
-    """A PCPU_SETUP_BUG_ON() condition held: the kernel would BUG() at boot."""
-
-    def __init__(self, rule: str) -> None:
-        super().__init__(f"failed to initialize, {rule}")
-        self.rule = rule
-
-
-def PCPU_SETUP_BUG_ON(cond: bool, rule: str) -> None:
-    """Port of the PCPU_SETUP_BUG_ON() macro: raise naming the violated rule."""
-    if cond:
-        raise PcpuSetupError(rule)
 
 
 class SetupMixin:
@@ -34,86 +19,32 @@ class SetupMixin:
     def pcpu_setup_first_chunk(self: Percpu, ai: Any, base_addr: int) -> None:
         """Port of mm/percpu.c: pcpu_setup_first_chunk().
 
-        Checks the allocation info, builds the cpu to unit tables, the slot
-        lists, and the reserved and dynamic chunks that share the first
-        chunk's units: <static | reserved | dynamic>.
+        The sanity checks and the cpu to unit tables, the first half of the
+        kernel function, are ported once, in
+        :func:`impl.alloc_info.pcpu_setup_first_chunk_checks` (which raises
+        :class:`impl.alloc_info.PcpuSetupError` naming the violated rule);
+        this method takes its tables and goes on with the slot lists and the
+        reserved and dynamic chunks that share the first chunk's units:
+        <static | reserved | dynamic>.
         """
         geo = self.geo
         PAGE_SIZE = geo.PAGE_SIZE
         size_sum = ai.static_size + ai.reserved_size + ai.dyn_size
-        nr_cpu_ids = self.nr_cpu_ids
-        NR_CPUS = self.NR_CPUS
 
-        def offset_in_page(x: int) -> int:
-            return x & (PAGE_SIZE - 1)
-
-        # sanity checks
-        PCPU_SETUP_BUG_ON(ai.nr_groups <= 0, "ai->nr_groups <= 0")
-        PCPU_SETUP_BUG_ON(not ai.static_size, "!ai->static_size")
-        PCPU_SETUP_BUG_ON(offset_in_page(self.per_cpu_start) != 0, "offset_in_page(__per_cpu_start)")
-        PCPU_SETUP_BUG_ON(not base_addr, "!base_addr")
-        PCPU_SETUP_BUG_ON(offset_in_page(base_addr) != 0, "offset_in_page(base_addr)")
-        PCPU_SETUP_BUG_ON(ai.unit_size < size_sum, "ai->unit_size < size_sum")
-        PCPU_SETUP_BUG_ON(offset_in_page(ai.unit_size) != 0, "offset_in_page(ai->unit_size)")
-        PCPU_SETUP_BUG_ON(ai.unit_size < geo.min_unit_size, "ai->unit_size < PCPU_MIN_UNIT_SIZE")
-        PCPU_SETUP_BUG_ON(
-            ai.unit_size % geo.PCPU_BITMAP_BLOCK_SIZE != 0,
-            "!IS_ALIGNED(ai->unit_size, PCPU_BITMAP_BLOCK_SIZE)",
+        tables = pcpu_setup_first_chunk_checks(
+            ai, base_addr, self.possible_cpus, self.nr_cpu_ids, PAGE_SIZE, self.backend.name,
+            NR_CPUS=self.NR_CPUS, PCPU_MIN_UNIT_SIZE=geo.min_unit_size,
+            PERCPU_DYNAMIC_EARLY_SIZE=geo.dynamic_early_size, per_cpu_start=self.per_cpu_start,
         )
-        PCPU_SETUP_BUG_ON(ai.dyn_size < geo.dynamic_early_size, "ai->dyn_size < PERCPU_DYNAMIC_EARLY_SIZE")
-        PCPU_SETUP_BUG_ON(
-            ai.reserved_size % PCPU_MIN_ALLOC_SIZE != 0,
-            "!IS_ALIGNED(ai->reserved_size, PCPU_MIN_ALLOC_SIZE)",
-        )
-        PCPU_SETUP_BUG_ON(self.backend.pcpu_verify_alloc_info(self, ai) < 0, "pcpu_verify_alloc_info(ai) < 0")
-
-        # group tables
-        group_offsets = [0] * ai.nr_groups
-        group_sizes = [0] * ai.nr_groups
-        unit_map = [UINT_MAX] * nr_cpu_ids
-        unit_off = [0] * nr_cpu_ids
-
-        self.pcpu_low_unit_cpu = NR_CPUS
-        self.pcpu_high_unit_cpu = NR_CPUS
-
-        unit = 0
-        for group in range(ai.nr_groups):
-            gi = ai.groups[group]
-
-            group_offsets[group] = gi.base_offset
-            group_sizes[group] = gi.nr_units * ai.unit_size
-
-            i = 0
-            while i < gi.nr_units:
-                cpu = gi.cpu_map[i]
-                if cpu == NR_CPUS:
-                    i += 1
-                    continue
-
-                PCPU_SETUP_BUG_ON(cpu >= nr_cpu_ids, "cpu >= nr_cpu_ids")
-                PCPU_SETUP_BUG_ON(cpu not in self.possible_set, "!cpu_possible(cpu)")
-                PCPU_SETUP_BUG_ON(unit_map[cpu] != UINT_MAX, "unit_map[cpu] != UINT_MAX")
-
-                unit_map[cpu] = unit + i
-                unit_off[cpu] = gi.base_offset + i * ai.unit_size
-
-                # lowest and highest unit addresses
-                if self.pcpu_low_unit_cpu == NR_CPUS or unit_off[cpu] < unit_off[self.pcpu_low_unit_cpu]:
-                    self.pcpu_low_unit_cpu = cpu
-                if self.pcpu_high_unit_cpu == NR_CPUS or unit_off[cpu] > unit_off[self.pcpu_high_unit_cpu]:
-                    self.pcpu_high_unit_cpu = cpu
-                i += 1
-            unit += i
-        self.pcpu_nr_units = unit
-
-        for cpu in self.possible_cpus:
-            PCPU_SETUP_BUG_ON(unit_map[cpu] == UINT_MAX, "unit_map[cpu] == UINT_MAX")
-
-        self.pcpu_nr_groups = ai.nr_groups
-        self.pcpu_group_offsets = group_offsets
-        self.pcpu_group_sizes = group_sizes
-        self.pcpu_unit_map = unit_map
-        self.pcpu_unit_offsets = unit_off
+        self.log += tables.log
+        self.pcpu_low_unit_cpu = tables.pcpu_low_unit_cpu
+        self.pcpu_high_unit_cpu = tables.pcpu_high_unit_cpu
+        self.pcpu_nr_units = tables.pcpu_nr_units
+        self.pcpu_nr_groups = tables.pcpu_nr_groups
+        self.pcpu_group_offsets = tables.pcpu_group_offsets
+        self.pcpu_group_sizes = tables.pcpu_group_sizes
+        self.pcpu_unit_map = tables.pcpu_unit_map
+        self.pcpu_unit_offsets = tables.pcpu_unit_offsets
 
         # basic parameters
         self.pcpu_unit_pages = ai.unit_size >> geo.PAGE_SHIFT

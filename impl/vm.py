@@ -124,10 +124,6 @@ class VmBackend:
         """Port of mm/percpu-vm.c: pcpu_addr_to_page()."""
         return pcpu.machine.vmalloc_to_page(addr)
 
-    def pcpu_verify_alloc_info(self, pcpu: Percpu, ai: object) -> int:
-        """Port of mm/percpu-vm.c: pcpu_verify_alloc_info(); no extra rule."""
-        return 0
-
     def pcpu_should_reclaim_chunk(self, pcpu: Percpu, chunk: pcpu_chunk) -> bool:
         """Port of mm/percpu-vm.c: pcpu_should_reclaim_chunk().
 
