@@ -6,6 +6,7 @@ PCPU_MIN_ALLOC_SIZE bytes), exactly as in the kernel.
 
 from __future__ import annotations
 
+import operator
 from dataclasses import dataclass
 from typing import Any
 
@@ -25,6 +26,7 @@ MD_FIELDS = (
     "first_free",
     "nr_bits",
 )
+_md_fields_of = operator.attrgetter(*MD_FIELDS)
 
 
 class pcpu_block_md:
@@ -48,7 +50,7 @@ class pcpu_block_md:
 
     def as_tuple(self) -> tuple[int, ...]:
         """The fields in struct order, for comparisons and reports."""
-        return tuple(getattr(self, f) for f in MD_FIELDS)
+        return _md_fields_of(self)  # type: ignore[no-any-return]
 
     def load(self, values: tuple[int, ...]) -> None:
         for f, v in zip(MD_FIELDS, values, strict=True):

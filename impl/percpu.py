@@ -101,6 +101,7 @@ class Percpu(
         self.warn_limit = 10
         self._pcpu_pages: dict[int, page] = {}
         self._per_cpu_offset: dict[int, int] = {}
+        self._slot_of_head: dict[int, int] = {}
 
         # harness bookkeeping (not kernel state)
         self._chunk_serial = 0
@@ -195,11 +196,15 @@ class Percpu(
         return [seen[k] for k in sorted(seen)]
 
     def slot_of(self, chunk: pcpu_chunk) -> int:
-        """Harness helper: the index of the slot list the chunk is on, or -1."""
-        for slot, head in enumerate(self.pcpu_chunk_lists):
-            pos = head.next
-            while pos is not head:
-                if pos.owner is chunk:
-                    return slot
-                pos = pos.next
-        return -1
+        """Harness helper: the index of the slot list the chunk is on, or -1.
+
+        Walks the chunk's own list to its head (the one node with no owner).
+        """
+        if not self._slot_of_head:
+            self._slot_of_head = {id(h): i for i, h in enumerate(self.pcpu_chunk_lists)}
+        pos = chunk.list.next
+        while pos.owner is not None:
+            if pos is chunk.list:
+                return -1
+            pos = pos.next
+        return self._slot_of_head.get(id(pos), -1)

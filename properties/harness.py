@@ -47,6 +47,7 @@ class Harness:
         self.check_every_step = check_every_step
         self.ops: list[str] = []  # the calls so far, as counterexample-file lines
         self._checked_sig: dict[int, Any] = {}
+        self._flags: dict[int, tuple[Any, tuple[str, ...]]] = {}
         self.violations += self._geometry_checks()
         self.check()
 
@@ -244,35 +245,63 @@ class Harness:
         if (start + units) % bb == 0:
             self.events["area_ends_on_block_edge"] += 1
 
-    def _count_state(self) -> None:
+    def _signature(self, c: pcpu_chunk, mc: ModelChunk) -> tuple[Any, ...]:
+        """Everything the per-chunk checks and state counts read; equal means nothing to redo."""
+        return (mc.version, c.alloc_map.bits, c.chunk_md.as_tuple(), tuple(b.as_tuple() for b in c.md_blocks),
+                c.free_bytes, c.bound_map.bits, c.populated.bits, c.nr_populated, c.nr_empty_pop_pages,
+                self.pcpu.slot_of(c), c.isolated)
+
+    def _state_flags(self, c: pcpu_chunk, mc: ModelChunk) -> tuple[str, ...]:
+        """The interesting states one chunk is in."""
+        flags = []
+        if c.free_bytes == 0 or c.chunk_md.contig_hint == 0:
+            flags.append("state_full_chunk")
+        if len(mc.runs()) >= 3:
+            flags.append("state_fragmented")
+        if c.chunk_md.scan_hint:
+            flags.append("state_chunk_scan_hint")
+        if any(b.scan_hint for b in c.md_blocks):
+            flags.append("state_block_scan_hint")
+        if any(b.contig_hint == 0 for b in c.md_blocks):
+            flags.append("state_full_block")
+        if c.isolated:
+            flags.append("state_isolated_chunk")
+        return tuple(flags)
+
+    def _count_state(self, sigs: dict[int, tuple[Any, ...]]) -> None:
+        """Counts, for every chunk at this step, the states it is in (cached per signature)."""
         for c in self.pcpu.all_chunks():
             mc = self.model.chunks.get(c.id)
             if mc is None:
                 continue
-            if c.free_bytes == 0 or c.chunk_md.contig_hint == 0:
-                self.events["state_full_chunk"] += 1
-            if len(mc.runs()) >= 3:
-                self.events["state_fragmented"] += 1
-            if c.chunk_md.scan_hint:
-                self.events["state_chunk_scan_hint"] += 1
-            if any(b.scan_hint for b in c.md_blocks):
-                self.events["state_block_scan_hint"] += 1
-            if any(b.contig_hint == 0 for b in c.md_blocks):
-                self.events["state_full_block"] += 1
-            if c.isolated:
-                self.events["state_isolated_chunk"] += 1
+            sig = sigs[c.id]
+            cached = self._flags.get(c.id)
+            if cached is None or cached[0] != sig:
+                cached = (sig, self._state_flags(c, mc))
+                self._flags[c.id] = cached
+            self.events.update(cached[1])
 
     # ------------------------------------------------------- structural
-    def after_step(self) -> None:
-        self._count_state()
-        if self.check_every_step:
-            self.check()
+    def _signatures(self) -> dict[int, tuple[Any, ...]]:
+        return {c.id: self._signature(c, mc) for c in self.pcpu.all_chunks()
+                if (mc := self.model.chunks.get(c.id)) is not None}
 
-    def check(self, force: bool = False) -> list[Violation]:
-        """Recomputes every hint and counter of every chunk from the model."""
+    def after_step(self) -> None:
+        sigs = self._signatures()
+        self._count_state(sigs)
+        if self.check_every_step:
+            self.check(sigs=sigs)
+
+    def check(self, force: bool = False, sigs: dict[int, tuple[Any, ...]] | None = None) -> list[Violation]:
+        """Recomputes every hint and counter of every chunk from the model.
+
+        ``sigs`` are this step's chunk signatures when the caller has them.
+        """
         found: list[Violation] = []
         pcpu = self.pcpu
         chunks = pcpu.all_chunks()
+        if sigs is None:
+            sigs = self._signatures()
         bb = self.cfg.page_size // 4
         block_props = by_scope("block")
         chunk_props = by_scope("chunk")
@@ -282,9 +311,7 @@ class Harness:
             if mc is None:
                 found.append(Violation("diff_chunk_known", f"step {self.step}: chunk#{c.id}", "a chunk the model knows", "unknown"))
                 continue
-            sig = (mc.version, c.alloc_map.bits, c.chunk_md.as_tuple(), tuple(b.as_tuple() for b in c.md_blocks),
-                   c.free_bytes, c.bound_map.bits, c.populated.bits, c.nr_populated, c.nr_empty_pop_pages,
-                   pcpu.slot_of(c), c.isolated)
+            sig = sigs[c.id]
             if not force and self._checked_sig.get(c.id) == sig:
                 continue
             self._checked_sig[c.id] = sig
