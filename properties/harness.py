@@ -19,7 +19,7 @@ from impl.percpu import Percpu
 from model.chunk import ModelChunk
 from model.system import Live, SystemModel
 from properties import bookkeeping, invariants
-from properties.registry import CALL_PROPERTIES, PROPERTIES, Violation, by_scope
+from properties.registry import Violation, by_scope
 from properties.slack import miss_allowed
 
 Variant = Callable[[Percpu], None]
@@ -355,6 +355,3 @@ class Harness:
     # -------------------------------------------------------------- misc
     def live_handles(self) -> list[int]:
         return sorted(self.handles)
-
-    def property_names(self) -> list[str]:
-        return sorted(PROPERTIES) + CALL_PROPERTIES

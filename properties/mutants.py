@@ -47,19 +47,6 @@ from impl.percpu import Percpu
 
 _LEDGER = Path(__file__).resolve().parent.parent / "findings" / "ledger.toml"
 
-# Properties the faithful port is known to violate (kernel findings), looked
-# past in every mutant run; TOLERATED adds every property of findings/ledger.toml.
-KNOWN_FINDINGS: frozenset[str] = frozenset(
-    {
-        "inv_block_first_free",
-        "inv_chunk_contig_hint_in_block",
-        "inv_block_right_free",
-        "inv_block_scan_hint_order",
-        "inv_chunk_first_free",
-    }
-)
-
-
 def ledger_findings(path: Path = _LEDGER) -> frozenset[str]:
     """The properties findings/ledger.toml records as kernel findings (empty if absent)."""
     try:
@@ -69,9 +56,9 @@ def ledger_findings(path: Path = _LEDGER) -> frozenset[str]:
         return frozenset()
 
 
-# What a mutant run looks past: the known findings above and every ledger entry,
-# so that only violations the faithful port does not show count as a detection.
-TOLERATED: frozenset[str] = KNOWN_FINDINGS | ledger_findings()
+# What a mutant run looks past: the properties with a ledger entry (kernel
+# findings), so that only violations the faithful port does not show count.
+TOLERATED: frozenset[str] = ledger_findings()
 
 
 class MutantBuildError(Exception):
