@@ -95,10 +95,11 @@ class Harness:
             f"{handle_name} = pcpu_alloc(size={size}, align={align}, reserved={int(reserved)}, atomic={int(atomic)})"
         )
         pcpu = self.pcpu
-        before = set(self.chunk_by_id())
-        populated = {c.id: c.populated.bits for c in pcpu.all_chunks()}
-        isolated = {c.id for c in pcpu.all_chunks() if c.isolated}
-        slots = {c.id: pcpu.slot_of(c) for c in pcpu.all_chunks()}
+        chunks = pcpu.all_chunks()
+        before = {c.id for c in chunks}
+        populated = {c.id: c.populated.bits for c in chunks}
+        isolated = {c.id for c in chunks if c.isolated}
+        slots = {c.id: pcpu.slot_of(c) for c in chunks}
         pcpu.trace_log.clear()
         armed = pcpu.machine.fail_page_allocs > 0 or pcpu.machine.fail_chunk_allocs > 0
         ptr = pcpu.pcpu_alloc(size, align, reserved, GFP_ATOMIC if atomic else GFP_KERNEL)
