@@ -25,9 +25,6 @@ Mutants left out on purpose:
   small config; it is equivalent under the tolerated set.
 - pcpu_region_overlap(): a module-level function, not a method, so it cannot
   be rebound on one instance.
-- pcpu_chunk_slot() and pcpu_size_to_slot(): inv_chunk_slot computes the
-  expected slot with ``pcpu.pcpu_chunk_slot()``, the method under test, so a
-  mutant there judges itself.
 """
 
 from __future__ import annotations
@@ -130,6 +127,10 @@ MUTANTS: dict[str, Mutant] = {
         Mutant("relocate_never_demotes", "pcpu_chunk_relocate",
                "if oslot != nslot:", "if oslot < nslot:",
                "oslot < nslot instead of !=: a chunk never moves to a lower slot"),
+        Mutant("chunk_slot_bits_as_bytes", "pcpu_chunk_slot",
+               "return self.pcpu_size_to_slot(chunk_md.contig_hint * PCPU_MIN_ALLOC_SIZE)",
+               "return self.pcpu_size_to_slot(chunk_md.contig_hint)",
+               "the contig_hint (in bits) is passed as a size in bytes: chunks sit two slots low"),
         Mutant("free_area_one_bit_short", "pcpu_free_area",
                "bits = end - bit_off", "bits = end - bit_off - 1",
                "the freed size is one bit short of the next boundary"),
