@@ -13,12 +13,14 @@ from collections.abc import Callable
 from typing import Any
 
 from impl.boot import PcpuConfig, boot
+from impl.chunk import KernelOops
 from impl.internal import pcpu_chunk
 from impl.kernel import GFP_ATOMIC, GFP_KERNEL
 from impl.percpu import Percpu
 from model.chunk import ModelChunk
 from model.system import Live, SystemModel
 from properties import bookkeeping, invariants
+from properties.memory import MemoryChecks
 from properties.registry import Violation, by_scope
 from properties.slack import miss_allowed
 
@@ -48,6 +50,7 @@ class Harness:
         self.ops: list[str] = []  # the calls so far, as counterexample-file lines
         self._checked_sig: dict[int, Any] = {}
         self._flags: dict[int, tuple[Any, tuple[str, ...]]] = {}
+        self.memory = MemoryChecks(self)
         self.violations += self._geometry_checks()
         self.check()
 
@@ -61,10 +64,12 @@ class Harness:
         created = set(now) - before
         for cid in sorted(created):
             self.model.add_chunk(cid, self.pcpu.pcpu_unit_size)
+            self.memory.chunk_created(now[cid])
             self.events["chunk_created"] += 1
         for cid in sorted(before - set(now)):
             if cid in self.model.chunks:
                 why = self.model.drop_chunk(cid)
+                self.memory.chunk_destroyed(cid)
                 self.events["chunk_destroyed"] += 1
                 if why:
                     self._fail("diff_destroy_empty_only", f"chunk#{cid}", "no live areas", why)
@@ -72,6 +77,15 @@ class Harness:
 
     def _fail(self, name: str, where: str, expected: object, actual: object, detail: str = "") -> None:
         self.violations.append(Violation(name, f"step {self.step}: {where}", expected, actual, detail))
+
+    def _port_call(self, what: str, fn: Callable[..., Any], *args: Any) -> tuple[bool, Any]:
+        """Calls into the port; an exception it raises becomes a violation, not a crash."""
+        try:
+            return True, fn(*args)
+        except (MemoryError, KernelOops, AssertionError, IndexError, KeyError, AttributeError, TypeError) as e:
+            self.events["port_exception"] += 1
+            self._fail("diff_port_exception", what, "a return", f"{type(e).__name__}: {e}")
+            return False, None
 
     def _locate(self, ev: Any) -> pcpu_chunk | None:
         base, off = ev.fields["base_addr"], ev.fields["off"]
@@ -102,8 +116,11 @@ class Harness:
         slots = {c.id: pcpu.slot_of(c) for c in chunks}
         pcpu.trace_log.clear()
         armed = pcpu.machine.fail_page_allocs > 0 or pcpu.machine.fail_chunk_allocs > 0
-        ptr = pcpu.pcpu_alloc(size, align, reserved, GFP_ATOMIC if atomic else GFP_KERNEL)
+        ok, ptr = self._port_call("pcpu_alloc", pcpu.pcpu_alloc, size, align, reserved, GFP_ATOMIC if atomic else GFP_KERNEL)
         created = self._sync_chunks(before)
+        if not ok:
+            self.after_step()
+            return None
         units = -(-max(size, 1) // 4)
         align_units = max(align, 4) // 4
         legal = 0 < size <= self.cfg.min_unit_size and align <= self.cfg.page_size and align & (align - 1) == 0
@@ -147,6 +164,7 @@ class Harness:
             handle = self.next_handle - 1
             self.model.record_alloc(handle, Live(chunk.id, start, units, size, align, reserved))
             self.handles[handle] = ptr
+            self.violations += self.memory.on_alloc(handle, chunk, start * 4, units * 4, ptr)
             self._count_area(mc, start, units)
             self.after_step()
             return handle
@@ -154,18 +172,48 @@ class Harness:
         return None
 
     def free_percpu(self, handle: int) -> None:
-        """Calls free_percpu() on a live handle and checks the freed size."""
+        """Calls free_percpu() on a live handle and checks the freed size.
+
+        A handle that is not live (freed already) is the caller's misuse:
+        it is reported as diff_free_live_start and not passed to the port.
+        """
+        if handle not in self.handles:
+            self.step += 1
+            self.ops.append(f"free_percpu(h{handle})")
+            self._invalid_free(f"h{handle}", "a handle that is not live (double free)")
+            return
         self.step += 1
         self.ops.append(f"free_percpu(h{handle})")
         ptr = self.handles.pop(handle)
         area = self.model.live[handle]
         before = set(self.chunk_by_id())
-        self.pcpu.free_percpu(ptr)
+        self._port_call("free_percpu", self.pcpu.free_percpu, ptr)
+        self.memory.on_free(handle)
         self.model.record_free(handle)
         if self.pcpu.last_free_size != area.units * 4:
             self._fail("diff_free_size", f"chunk#{area.chunk_id}", area.units * 4, self.pcpu.last_free_size)
         self._sync_chunks(before)
         self.events["free"] += 1
+        self.after_step()
+
+    def free_percpu_ptr(self, ptr: int) -> None:
+        """free_percpu() of a raw pointer: only a live allocation's start may be freed.
+
+        A live start is freed like its handle; anything else (an interior
+        pointer, a pointer never returned) is reported as diff_free_live_start
+        and kept from the port, whose free_percpu() trusts its caller.
+        """
+        for handle, p in self.handles.items():
+            if p == ptr:
+                self.free_percpu(handle)
+                return
+        self.step += 1
+        self.ops.append(f"# free_percpu({ptr:#x})")
+        self._invalid_free(f"{ptr:#x}", "a pointer that is no live allocation's start")
+
+    def _invalid_free(self, what: str, why: str) -> None:
+        self.events["misuse_invalid_free"] += 1
+        self._fail("diff_free_live_start", f"free_percpu({what})", "a live allocation's start", why)
         self.after_step()
 
     def pcpu_balance_workfn(self) -> None:
@@ -174,7 +222,7 @@ class Harness:
         self.ops.append("pcpu_balance_workfn()")
         before = set(self.chunk_by_id())
         pending = self.pcpu.balance_work_pending
-        self.pcpu.pcpu_balance_workfn()
+        self._port_call("pcpu_balance_workfn", self.pcpu.pcpu_balance_workfn)
         self._sync_chunks(before)
         self.events["balance_work" + ("_pending" if pending else "_idle")] += 1
         self.after_step()
@@ -336,6 +384,7 @@ class Harness:
         r = bookkeeping.inv_global_empty_pop_pages(pcpu, chunks)
         if r is not None:
             found.append(Violation("inv_global_empty_pop_pages", f"step {self.step}", *r))
+        found += self.memory.check()
         self.violations += found
         return found
 
