@@ -116,7 +116,8 @@ class Harness:
         slots = {c.id: pcpu.slot_of(c) for c in chunks}
         pcpu.trace_log.clear()
         armed = pcpu.machine.fail_page_allocs > 0 or pcpu.machine.fail_chunk_allocs > 0
-        ok, ptr = self._port_call("pcpu_alloc", pcpu.pcpu_alloc, size, align, reserved, GFP_ATOMIC if atomic else GFP_KERNEL)
+        gfp = GFP_ATOMIC if atomic else GFP_KERNEL
+        ok, ptr = self._port_call("pcpu_alloc", pcpu.pcpu_alloc, size, align, reserved, gfp)
         created = self._sync_chunks(before)
         if not ok:
             self.after_step()
@@ -355,6 +356,8 @@ class Harness:
         block_props = by_scope("block")
         chunk_props = by_scope("chunk")
         state_props = by_scope("chunk_state")
+        # per-CPU memory first: a lost page explains the counters that follow from it
+        found += self.memory.check(force)
         for c in chunks:
             mc = self.model.chunks.get(c.id)
             if mc is None:
@@ -384,7 +387,6 @@ class Harness:
         r = bookkeeping.inv_global_empty_pop_pages(pcpu, chunks)
         if r is not None:
             found.append(Violation("inv_global_empty_pop_pages", f"step {self.step}", *r))
-        found += self.memory.check()
         self.violations += found
         return found
 

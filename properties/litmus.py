@@ -170,8 +170,11 @@ def run(
                 outcome = f"chunk#{area.chunk_id} off={area.start_unit * 4} ({area.units} units)"
         elif (m := _FREE.match(line)) is not None:
             hd = names.get(m.group("h"))
-            if hd is None or hd not in h.handles:
-                outcome = "skipped (handle not live)"
+            if hd is None:
+                outcome = "skipped (the allocation failed)"
+            elif hd not in h.handles:
+                h.free_percpu(hd)
+                outcome = "refused: not a live allocation (double free)"
             else:
                 area = h.model.live[hd]
                 h.free_percpu(hd)

@@ -213,7 +213,7 @@ class MemoryChecks:
 
     def _all_overlaps(self) -> list[Violation]:
         spans = sorted((s[0], s[1], k) for k, s in self.spans.items())
-        for (a0, e0, k0), (a1, _e1, k1) in zip(spans, spans[1:]):
+        for (_a0, e0, k0), (a1, _e1, k1) in zip(spans, spans[1:], strict=False):
             if a1 < e0:
                 return [self._fail("inv_no_overlap_any_cpu", f"{a1:#x}", "disjoint areas",
                                    f"h{k0[0]}@cpu{k0[1]} and h{k1[0]}@cpu{k1[1]} overlap")]
