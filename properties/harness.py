@@ -223,9 +223,15 @@ class Harness:
         self.ops.append("pcpu_balance_workfn()")
         before = set(self.chunk_by_id())
         pending = self.pcpu.balance_work_pending
+        if self.pcpu.pcpu_atomic_alloc_failed:
+            self.events["balance_after_atomic_failure"] += 1
+        nr_populated = self.pcpu.pcpu_nr_populated
         self._port_call("pcpu_balance_workfn", self.pcpu.pcpu_balance_workfn)
         self._sync_chunks(before)
         self.events["balance_work" + ("_pending" if pending else "_idle")] += 1
+        delta = self.pcpu.pcpu_nr_populated - nr_populated
+        if delta:
+            self.events["balance_populated_pages" if delta > 0 else "balance_depopulated_pages"] += abs(delta)
         self.after_step()
 
     def inject_page_failures(self, n: int) -> None:

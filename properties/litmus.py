@@ -25,7 +25,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from properties.configs import ConfigError, parse_config
+from properties.configs import ConfigError, check_boots, parse_config
 from properties.harness import Harness, Variant
 from properties.registry import Violation
 
@@ -91,7 +91,7 @@ def parse(text: str, path: str = "<memory>") -> Litmus:
     if not _RESULT.match(header["Result"]):
         raise LitmusError(f"{path}: Result must be 'Agree' or 'Violates <property> at step N', got {header['Result']!r}")
     try:
-        parse_config(header["Config"])
+        check_boots(parse_config(header["Config"]))
     except ConfigError as e:
         raise LitmusError(f"{path}: {e}") from None
     body = []
