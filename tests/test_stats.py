@@ -74,3 +74,13 @@ def test_cli_stats(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["stats", f, "--step", "9"]) == 2
     assert main(["replay", f, "--stats"]) == 0
     assert "# percpu_stats after step 3" in capsys.readouterr().out
+
+
+def test_cli_unitmap(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["unitmap", "numa4"]) == 0
+    out = capsys.readouterr().out
+    assert "pcpu-alloc: [0] 0 [0] 1 [1] 2 [1] 3 " in out and "| 3 | 1 | 3 | 0x600 | 0xffff888100000600 |" in out
+    assert main(["unitmap", "numa4 backend=km"]) == 2  # percpu-km takes one group only
+    assert main(["unitmap", "numa4 cpus=0,1,2 nodes=0,1"]) == 2
+    err = capsys.readouterr().err.splitlines()
+    assert len(err) == 2 and "pcpu_verify_alloc_info" in err[0] and "one node per CPU" in err[1]

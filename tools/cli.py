@@ -120,6 +120,28 @@ def cmd_stats(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_unitmap(args: argparse.Namespace) -> int:
+    """Boots a configuration and prints its unit map (pcpu_dump_alloc_info and format_unit_map)."""
+    from impl.alloc_info import pcpu_dump_alloc_info
+    from impl.boot import boot
+    from impl.unitmap import format_unit_map
+    from properties.configs import ConfigError, check_boots, parse_config
+
+    try:
+        cfg = parse_config(args.config)
+        check_boots(cfg)
+    except ConfigError as e:
+        raise _Usage(str(e)) from None
+    pcpu = boot(cfg)
+    ai = pcpu.pcpu_stats_ai
+    print(f"# {args.config}: {cfg.describe()}")
+    print("\n".join(pcpu_dump_alloc_info("KERN_INFO", ai, possible_cpus=pcpu.possible_cpus,
+                                         nr_cpu_ids=pcpu.nr_cpu_ids)))
+    print()
+    print(format_unit_map(ai, base_addr=cfg.base_addr))
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = _Parser(prog="pcpu-verify")
     sub = ap.add_subparsers(dest="cmd")
@@ -128,13 +150,17 @@ def main(argv: list[str] | None = None) -> int:
     rp.add_argument("--json", action="store_true")
     rp.add_argument("--show", type=int, default=None, metavar="STEP")
     rp.add_argument("--stats", action="store_true", help="print the percpu_stats dump at the first violation")
+    up = sub.add_parser("unitmap", help="boot a configuration and print its unit map")
+    up.add_argument("config", help='a preset and knobs, e.g. "debian-smp4 nodes=0,0,1,1"')
     sp = sub.add_parser("stats", help="print the percpu_stats dump of a state of a counterexample file")
     sp.add_argument("file")
     sp.add_argument("--step", type=int, default=None, metavar="N")
     try:
         args = ap.parse_args(argv)
         if args.cmd is None:
-            raise _Usage("a command is required: replay, stats")
+            raise _Usage("a command is required: replay, stats, unitmap")
+        if args.cmd == "unitmap":
+            return cmd_unitmap(args)
         return cmd_stats(args) if args.cmd == "stats" else cmd_replay(args)
     except (_Usage, litmus.LitmusError) as e:
         print(f"pcpu-verify: {e}", file=sys.stderr)
