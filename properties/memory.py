@@ -117,6 +117,7 @@ class MemoryChecks:
         self.mem.alloc(c.id, off, size)
         for cpu in self.mem.cpus:
             addr = self._addr(c, cpu, off)
+            self._forget_writes_inside(addr, addr + size)
             span = (addr, addr + size, c.id, off, size)
             for page_addr in self._pages(addr, addr + size):
                 for other in self.by_page.get(page_addr, ()):
@@ -136,6 +137,18 @@ class MemoryChecks:
             self.mem.write(c.id, cpu, off, data)
         machine.dirty = dirty
         return out
+
+    def _forget_writes_inside(self, addr: int, end: int) -> None:
+        """Writes wholly inside a new area (its zeroing) touch no live area: no recheck needed."""
+        dirty = self.h.pcpu.machine.dirty
+        for page_addr in self._pages(addr, end):
+            ranges = dirty.get(page_addr)
+            if ranges:
+                kept = [r for r in ranges if not (addr <= r[0] and r[1] <= end)]
+                if kept:
+                    dirty[page_addr] = kept
+                else:
+                    del dirty[page_addr]
 
     def on_free(self, handle: int) -> None:
         for cpu in self.mem.cpus:
