@@ -151,6 +151,9 @@ class Harness:
             if why:
                 self._fail("diff_alloc_area_allowed", f"chunk#{chunk.id}", "a free, aligned area in the region", why)
                 return None
+            if slots.get(chunk.id) == pcpu.pcpu_to_depopulate_slot:
+                self._fail("diff_alloc_not_to_depopulate", f"chunk#{chunk.id}",
+                           "no area from a chunk isolated on to_depopulate", f"area at unit {start}")
             is_reserved_chunk = chunk is pcpu.pcpu_reserved_chunk
             if reserved and pcpu.pcpu_reserved_chunk is not None and not is_reserved_chunk:
                 self._fail("diff_alloc_chunk_kind", f"chunk#{chunk.id}", "the reserved chunk", "a normal chunk")
@@ -229,10 +232,28 @@ class Harness:
         self._port_call("pcpu_balance_workfn", self.pcpu.pcpu_balance_workfn)
         self._sync_chunks(before)
         self.events["balance_work" + ("_pending" if pending else "_idle")] += 1
+        self._check_spare_free_chunks()
         delta = self.pcpu.pcpu_nr_populated - nr_populated
         if delta:
             self.events["balance_populated_pages" if delta > 0 else "balance_depopulated_pages"] += abs(delta)
         self.after_step()
+
+    def _check_spare_free_chunks(self) -> None:
+        """After the balance work, a wholly free chunk beyond the first kept one must hold populated empty pages.
+
+        pcpu_balance_workfn() ends with pcpu_balance_free(true): it keeps the
+        first chunk on the free slot and destroys the others that have no
+        populated empty page, so spare free chunks stay bounded.
+        """
+        pcpu = self.pcpu
+        free_head = pcpu.pcpu_chunk_lists[pcpu.pcpu_free_slot]
+        pos = free_head.next.next  # skip the first chunk, which the kernel keeps
+        while pos is not free_head:
+            c = pos.owner
+            if c.nr_empty_pop_pages == 0:
+                self._fail("inv_spare_free_chunks", f"chunk#{c.id}",
+                           "destroyed (a spare free chunk with no empty pages)", "still on the free slot")
+            pos = pos.next
 
     def inject_page_failures(self, n: int) -> None:
         """The next ``n`` page allocations fail."""

@@ -8,9 +8,12 @@ fail on the mutant and must not show that property on the faithful port.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from impl.percpu import Percpu
+from properties import litmus
 from properties.configs import parse_config
 from properties.harness import Harness
 from properties.mutants import MUTANTS, TOLERATED, Mutant, MutantBuildError, detect
@@ -28,6 +31,12 @@ CONFIG = {name: "small16" for name in MUTANTS} | {"next_fit_no_align": "small32"
 # overrun hits an unmapped page before it hits a live neighbour; seed 3 shows the
 # property it is here for.
 SEEDS_FOR = {"memset_one_unit_long": range(3, 8)}
+# Mutants whose first catch needs a long walk (reclaim, then a to_depopulate or
+# spare free chunk): their seeded walk shrinks to 27 and 40 calls and takes a
+# minute, so the fast tier replays the stored shrunk program from
+# tests/mutant_programs/ and the deep tier reruns the search.
+PROGRAMMED = {"alloc_walks_to_depopulate": 1, "balance_skips_final_free": 2}  # name -> seed that finds it
+PROGRAMS = Path(__file__).resolve().parent / "mutant_programs"
 # the property each per-CPU memory mutant exists to show biting (properties/memory.py)
 EXPECTED = {
     "per_cpu_ptr_ignores_cpu": "inv_area_in_cpu_unit",
@@ -40,6 +49,8 @@ EXPECTED = {
     "is_populated_pfn_down": "diff_port_exception",
     "populate_one_page_short": "diff_port_exception",
     "populated_misses_a_page": "diff_area_populated",
+    "alloc_walks_to_depopulate": "diff_alloc_not_to_depopulate",
+    "balance_skips_final_free": "inv_spare_free_chunks",
 }
 
 
@@ -85,7 +96,25 @@ def test_mutant_applies_to_one_instance_only() -> None:
 
 
 # ---- detection -------------------------------------------------------------------
-@pytest.mark.parametrize("name", list(MUTANTS))
+@pytest.mark.parametrize("name", sorted(PROGRAMMED))
+def test_stored_program_catches_mutant_and_not_the_port(name: str) -> None:
+    lit = litmus.load(PROGRAMS / f"{name}.litmus")
+    assert lit.header["Variant"] == name
+    ok, got = litmus.judge(lit, litmus.run(lit.body, lit.header["Config"], MUTANTS[name].apply, ignore=lit.ignore))
+    assert ok, got
+    assert lit.expected[0] == EXPECTED[name]
+    faithful = litmus.run(lit.body, lit.header["Config"], None, ignore=lit.ignore)
+    assert faithful.first is None, faithful.first[1].line()
+
+
+@pytest.mark.deep
+@pytest.mark.parametrize("name", sorted(PROGRAMMED))
+def test_programmed_mutant_is_found_by_its_seed(name: str) -> None:
+    d = detect(name, "small16", [PROGRAMMED[name]], STEPS)
+    assert d["property"] == EXPECTED[name] and d["faithful"] == [], d
+
+
+@pytest.mark.parametrize("name", [n for n in MUTANTS if n not in PROGRAMMED])
 def test_mutant_is_caught_and_shrinks(name: str) -> None:
     cfg = CONFIG[name]
     seeds = SEEDS_FOR.get(name, SEEDS)
