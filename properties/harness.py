@@ -50,6 +50,7 @@ class Harness:
         self.ops: list[str] = []  # the calls so far, as counterexample-file lines
         self._checked_sig: dict[int, Any] = {}
         self._flags: dict[int, tuple[Any, tuple[str, ...]]] = {}
+        self._recheck_all_memory = False
         self.memory = MemoryChecks(self)
         self.violations += self._geometry_checks()
         self.check()
@@ -133,6 +134,7 @@ class Harness:
             if err in ("failed to populate", "failed to allocate new chunk"):
                 # only an injected failure may explain these
                 self.events["alloc_failed_injected"] += 1
+                self._recheck_all_memory = True  # nothing live may be lost by the failure path
                 if not armed:
                     self._fail("diff_alloc_failure_justified", "pcpu_alloc", "an injected failure", err)
             if legal and err != "failed to populate":
@@ -384,7 +386,8 @@ class Harness:
         chunk_props = by_scope("chunk")
         state_props = by_scope("chunk_state")
         # per-CPU memory first: a lost page explains the counters that follow from it
-        found += self.memory.check(force)
+        found += self.memory.check(force or self._recheck_all_memory)
+        self._recheck_all_memory = False
         for c in chunks:
             mc = self.model.chunks.get(c.id)
             if mc is None:
