@@ -19,7 +19,7 @@ from impl.kernel import GFP_ATOMIC, GFP_KERNEL
 from impl.percpu import Percpu
 from model.chunk import ModelChunk
 from model.system import Live, SystemModel
-from properties import bookkeeping, invariants
+from properties import bookkeeping, invariants, stats  # noqa: F401 - stats registers its property
 from properties.memory import MemoryChecks
 from properties.registry import Violation, by_scope
 from properties.slack import miss_allowed
@@ -51,6 +51,8 @@ class Harness:
         self._checked_sig: dict[int, Any] = {}
         self._flags: dict[int, tuple[Any, tuple[str, ...]]] = {}
         self._recheck_all_memory = False
+        self._stats_due = False
+        self._stats_pending: set[int] = set()  # chunks changed since their stats dump was last checked
         self.memory = MemoryChecks(self)
         self.violations += self._geometry_checks()
         self.check()
@@ -233,6 +235,7 @@ class Harness:
         nr_populated = self.pcpu.pcpu_nr_populated
         self._port_call("pcpu_balance_workfn", self.pcpu.pcpu_balance_workfn)
         self._sync_chunks(before)
+        self._stats_due = True  # a quiescent point: the stats dump of big chunks is checked too
         self.events["balance_work" + ("_pending" if pending else "_idle")] += 1
         self._check_spare_free_chunks()
         delta = self.pcpu.pcpu_nr_populated - nr_populated
@@ -414,6 +417,18 @@ class Harness:
                 r = p.fn(pcpu, c, mc)
                 if r is not None:
                     found.append(Violation(p.name, f"step {self.step}: chunk#{c.id}", *r))
+            self._stats_pending.add(c.id)
+        for c in chunks:
+            mc = self.model.chunks.get(c.id)
+            if mc is None or c.id not in self._stats_pending:
+                continue
+            if force or self._stats_due or len(mc.live) <= stats.EVERY_STEP_MAX_LIVE:
+                self._stats_pending.discard(c.id)
+                for p in by_scope("chunk_stats"):
+                    r = p.fn(pcpu, c, mc)
+                    if r is not None:
+                        found.append(Violation(p.name, f"step {self.step}: chunk#{c.id}", *r))
+        self._stats_due = False
         r = bookkeeping.inv_global_empty_pop_pages(pcpu, chunks)
         if r is not None:
             found.append(Violation("inv_global_empty_pop_pages", f"step {self.step}", *r))

@@ -84,3 +84,19 @@ def test_cli_unitmap(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["unitmap", "numa4 cpus=0,1,2 nodes=0,1"]) == 2
     err = capsys.readouterr().err.splitlines()
     assert len(err) == 2 and "pcpu_verify_alloc_info" in err[0] and "one node per CPU" in err[1]
+
+
+def test_model_chunk_stats_and_the_end_of_chunk_finding() -> None:
+    from properties.stats import model_chunk_stats
+
+    h = Harness(parse_config("small16"))
+    a = h.pcpu_alloc(8, 4)
+    b = h.pcpu_alloc(12, 4)
+    assert a is not None and b is not None
+    h.free_percpu(a)
+    mc = h.model.chunks[h.pcpu.pcpu_first_chunk.id]
+    assert model_chunk_stats(mc) == {"nr_alloc": 1, "sum_frag": 8, "max_frag": 8, "cur_min_alloc": 12,
+                                     "cur_med_alloc": 12, "cur_max_alloc": 12}
+    assert not [v for v in h.violations if v.prop == "inv_percpu_stats_chunk"]
+    h.pcpu_alloc(512, 4)  # fills a new chunk to its last unit: F8
+    assert [v for v in h.violations if v.prop == "inv_percpu_stats_chunk"]
