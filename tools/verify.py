@@ -103,7 +103,8 @@ def smp_walks(args: argparse.Namespace, seen: Counter[str], where: dict[str, str
         cpus = cfg.possible_cpus
         events.update(machine_labels(h))
         e = h.events
-        print(f"  {name:<13} {len(cpus):>4} {h.pcpu.pcpu_nr_groups:>6} {cfg.backend:<7} {h.step:>5} {e['req_reserved']:>8} "
+        print(f"  {name:<13} {len(cpus):>4} {h.pcpu.pcpu_nr_groups:>6} {cfg.backend:<7} {h.step:>5} "
+              f"{e['req_reserved']:>8} "
               f"{e['req_atomic']:>6} {e['balance_work_pending'] + e['balance_work_idle']:>7} "
               f"{e['balance_populated_pages']:>6} {e['balance_depopulated_pages']:>6} {e['state_isolated_chunk']:>8} "
               f"{e['alloc_failed_injected']:>8} {len(h.violations):>10}   seed {seed}")
