@@ -85,6 +85,23 @@ class Machine:
         self.pages_in_use += 1
         return pg
 
+    def direct_map_page(self, addr: int) -> page:
+        """The page the direct map shows at ``addr`` (its pfn follows from the address), made on first use."""
+        pg = page((addr - self.direct_map_start) // self.page_size, self.page_size)
+        self.pages_in_use += 1
+        return pg
+
+    def is_vmalloc_addr(self, addr: int) -> bool:
+        """Stand-in for include/linux/mm.h: is_vmalloc_addr()."""
+        return addr >= self.vmalloc_start
+
+    def pa(self, addr: int) -> int:
+        """Stand-in for __pa(): a direct-map address to its physical address."""
+        return addr - self.direct_map_start
+
+    def page_to_phys(self, pg: page) -> int:
+        return pg.pfn * self.page_size
+
     def free_page(self, pg: page) -> None:
         self.pages_in_use -= 1
 

@@ -38,6 +38,7 @@ PROPERTY_SINCE = {
         "inv_area_in_cpu_unit", "inv_no_overlap_any_cpu", "inv_area_on_populated_pages", "inv_populated_is_mapped",
         "diff_zero_on_return", "inv_percpu_memory", "inv_addr_search_owner", "diff_port_exception",
         "diff_free_live_start", "diff_alloc_not_to_depopulate", "inv_spare_free_chunks", "inv_percpu_stats_chunk",
+        "inv_ptr_to_phys",
     }),
 }
 

@@ -21,7 +21,9 @@ Properties (all listed in registry.CALL_PROPERTIES):
 - inv_percpu_memory: every CPU's copy of every live area still holds what
   was written through that CPU's pointer (a write is invisible elsewhere);
 - inv_addr_search_owner: pcpu_chunk_addr_search() of a live pointer finds
-  the chunk that owns it.
+  the chunk that owns it;
+- inv_ptr_to_phys: per_cpu_ptr_to_phys() of each CPU's copy of a new area
+  is the physical address of the page the machine maps there.
 """
 
 from __future__ import annotations
@@ -37,7 +39,7 @@ if TYPE_CHECKING:
 
 MEMORY_PROPERTIES = [
     "inv_area_in_cpu_unit", "inv_no_overlap_any_cpu", "inv_area_on_populated_pages", "inv_populated_is_mapped",
-    "diff_zero_on_return", "inv_percpu_memory", "inv_addr_search_owner",
+    "diff_zero_on_return", "inv_percpu_memory", "inv_addr_search_owner", "inv_ptr_to_phys",
 ]
 
 
@@ -114,6 +116,7 @@ class MemoryChecks:
                 out.append(self._fail("diff_zero_on_return", f"chunk#{c.id} cpu {cpu}", 0, got[nz],
                                       f"byte {nz} of new area h{handle} off={off}"))
                 break
+        out += self._phys(handle, c, off)
         self.mem.alloc(c.id, off, size)
         for cpu in self.mem.cpus:
             addr = self._addr(c, cpu, off)
@@ -169,6 +172,25 @@ class MemoryChecks:
             if got != want or off + size > self.mem.unit_size:
                 return [self._fail("inv_area_in_cpu_unit", f"chunk#{c.id} cpu {cpu}", hex(want), hex(got),
                                    f"h{handle} off={off} size={size} unit_size={self.mem.unit_size}")]
+        return []
+
+    def _phys(self, handle: int, c: Any, off: int) -> list[Violation]:
+        """per_cpu_ptr_to_phys() of each CPU's copy is the physical address of the page mapped there."""
+        machine = self.h.pcpu.machine
+        ps = self.h.cfg.page_size
+        for cpu in self.mem.cpus:
+            addr = self._addr(c, cpu, off)
+            pg = machine.vmalloc_to_page(addr)
+            if pg is None:
+                continue  # inv_area_on_populated_pages reports it
+            want = machine.page_to_phys(pg) + addr % ps
+            try:
+                got: object = self.h.pcpu.per_cpu_ptr_to_phys(addr)
+            except Exception as e:  # noqa: BLE001 - a translation that crashes is wrong
+                got = repr(e)
+            if got != want:
+                return [self._fail("inv_ptr_to_phys", f"chunk#{c.id} cpu {cpu}", hex(want),
+                                   hex(got) if isinstance(got, int) else got, f"h{handle} off={off}")]
         return []
 
     def _owner(self, handle: int, cid: int, ptr: int) -> list[Violation]:

@@ -100,6 +100,24 @@ def test_zero_on_return_sees_an_unzeroed_reused_area() -> None:
     assert "diff_zero_on_return" in {v.prop for v in h.violations}
 
 
+def test_ptr_to_phys_first_chunk_and_dynamic_chunks() -> None:
+    h = Harness(parse_config("numa4"))
+    handles = [h.pcpu_alloc(60, 4) for _ in range(12)]  # the first chunk, then new vm chunks
+    machine = h.pcpu.machine
+    for hd in handles:
+        assert hd is not None
+        for cpu in h.pcpu.possible_cpus:
+            addr = h.pcpu.per_cpu_ptr(h.handles[hd], cpu) + 8
+            want = machine.page_to_phys(machine.vmalloc_to_page(addr)) + addr % h.cfg.page_size
+            assert h.pcpu.per_cpu_ptr_to_phys(addr) == want
+    first = h.pcpu.per_cpu_ptr(h.handles[handles[0]], 3)
+    assert h.pcpu.per_cpu_ptr_to_phys(first) == first - machine.direct_map_start  # __pa() of the embedded chunk
+    assert not [v for v in h.violations if v.prop == "inv_ptr_to_phys"]
+    h.pcpu.per_cpu_ptr_to_phys = lambda addr: 0  # type: ignore[method-assign]
+    h.pcpu_alloc(8, 4)
+    assert "inv_ptr_to_phys" in {v.prop for v in h.violations}
+
+
 def test_area_in_cpu_unit_sees_a_wrong_offset() -> None:
     h = Harness(parse_config("small16"))
     h.pcpu._per_cpu_offset[1] += h.cfg.page_size

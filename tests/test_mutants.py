@@ -49,6 +49,7 @@ EXPECTED = {
     "is_populated_pfn_down": "diff_port_exception",
     "populate_one_page_short": "diff_port_exception",
     "populated_misses_a_page": "diff_area_populated",
+    "ptr_to_phys_drops_page_offset": "inv_ptr_to_phys",
     "alloc_walks_to_depopulate": "diff_alloc_not_to_depopulate",
     "balance_skips_final_free": "inv_spare_free_chunks",
 }
