@@ -100,3 +100,14 @@ def test_model_chunk_stats_and_the_end_of_chunk_finding() -> None:
     assert not [v for v in h.violations if v.prop == "inv_percpu_stats_chunk"]
     h.pcpu_alloc(512, 4)  # fills a new chunk to its last unit: F8
     assert [v for v in h.violations if v.prop == "inv_percpu_stats_chunk"]
+
+
+def test_big_chunks_are_checked_at_the_balance_work(monkeypatch: pytest.MonkeyPatch) -> None:
+    from properties import stats
+
+    monkeypatch.setattr(stats, "EVERY_STEP_MAX_LIVE", 0)  # every chunk counts as big
+    h = Harness(parse_config("small16"))
+    h.pcpu_alloc(512, 4)  # F8: fills a new chunk to its last unit
+    assert not [v for v in h.violations if v.prop == "inv_percpu_stats_chunk"]
+    h.pcpu_balance_workfn()
+    assert [v for v in h.violations if v.prop == "inv_percpu_stats_chunk"]
