@@ -165,6 +165,36 @@ class ChunkMixin:
 
         self.pcpu_update_empty_pages(chunk, -nr)
 
+    def per_cpu_ptr_to_phys(self: Percpu, addr: int) -> int:
+        """Port of mm/percpu.c: per_cpu_ptr_to_phys().
+
+        An address inside some CPU's unit of the first chunk is translated
+        with __pa() (or through its page if the first chunk sits in vmalloc
+        space); any other through the backend's page lookup.
+        """
+        PAGE_SIZE = self.geo.PAGE_SIZE
+        base = self._addr_to_pcpu_ptr(self.pcpu_base_addr)
+        in_first_chunk = False
+
+        # a cheap range test before the per-CPU one
+        first_low = self.pcpu_base_addr + self.pcpu_unit_page_offset(self.pcpu_low_unit_cpu, 0)
+        first_high = self.pcpu_base_addr + self.pcpu_unit_page_offset(self.pcpu_high_unit_cpu, self.pcpu_unit_pages)
+        if addr >= first_low and addr < first_high:
+            for cpu in self.possible_cpus:
+                start = self.per_cpu_ptr(base, cpu)
+
+                if addr >= start and addr < start + self.pcpu_unit_size:
+                    in_first_chunk = True
+                    break
+
+        if in_first_chunk:
+            if not self.machine.is_vmalloc_addr(addr):
+                return self.machine.pa(addr)
+            else:
+                return self.machine.page_to_phys(self.machine.vmalloc_to_page(addr)) + addr % PAGE_SIZE
+        else:
+            return self.machine.page_to_phys(self.backend.pcpu_addr_to_page(self, addr)) + addr % PAGE_SIZE
+
     def pcpu_chunk_addr_search(self: Percpu, addr: int) -> pcpu_chunk:
         """Port of mm/percpu.c: pcpu_chunk_addr_search().
 

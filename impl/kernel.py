@@ -67,6 +67,9 @@ class Machine:
     # address -> page for every mapped page (vmalloc and direct map)
     mapped: dict[int, page] = field(default_factory=dict)
     pages_in_use: int = 0
+    # byte ranges written, mapped or unmapped since the harness last looked, by page address
+    dirty: dict[int, list[tuple[int, int]]] = field(default_factory=dict)
+    map_events: int = 0
 
     def __post_init__(self) -> None:
         self.vmalloc_next = self.vmalloc_start
@@ -81,6 +84,23 @@ class Machine:
         self.next_pfn += 1
         self.pages_in_use += 1
         return pg
+
+    def direct_map_page(self, addr: int) -> page:
+        """The page the direct map shows at ``addr`` (its pfn follows from the address), made on first use."""
+        pg = page((addr - self.direct_map_start) // self.page_size, self.page_size)
+        self.pages_in_use += 1
+        return pg
+
+    def is_vmalloc_addr(self, addr: int) -> bool:
+        """Stand-in for include/linux/mm.h: is_vmalloc_addr()."""
+        return addr >= self.vmalloc_start
+
+    def pa(self, addr: int) -> int:
+        """Stand-in for __pa(): a direct-map address to its physical address."""
+        return addr - self.direct_map_start
+
+    def page_to_phys(self, pg: page) -> int:
+        return pg.pfn * self.page_size
 
     def free_page(self, pg: page) -> None:
         self.pages_in_use -= 1
@@ -119,8 +139,12 @@ class Machine:
         if addr in self.mapped:
             raise AssertionError(f"double map at {addr:#x}")
         self.mapped[addr] = pg
+        self.dirty.setdefault(addr, []).append((addr, addr + self.page_size))
+        self.map_events += 1
 
     def unmap_page(self, addr: int) -> page:
+        self.dirty.setdefault(addr, []).append((addr, addr + self.page_size))
+        self.map_events += 1
         return self.mapped.pop(addr)
 
     def vmalloc_to_page(self, addr: int) -> page | None:
@@ -167,6 +191,7 @@ class Machine:
             o = (addr + i) % self.page_size
             n = min(len(data) - i, self.page_size - o)
             pg.data[o : o + n] = data[i : i + n]
+            self.dirty.setdefault(addr + i - o, []).append((addr + i, addr + i + n))
             i += n
 
     def memset(self, addr: int, value: int, size: int) -> None:

@@ -177,8 +177,8 @@ class Percpu(
         for cpu in self.possible_cpus:
             unit_base = base_addr + self.pcpu_unit_offsets[cpu]
             for i in range((size_sum + ps - 1) // ps):
-                pg = self.machine.alloc_page()
-                assert pg is not None
+                # the embedded first chunk lives in the direct map: its pfn follows from its address
+                pg = self.machine.direct_map_page(unit_base + i * ps)
                 self.machine.map_page(unit_base + i * ps, pg)
         for cpu in self.possible_cpus:
             self._per_cpu_offset[cpu] = base_addr - self.per_cpu_start + self.pcpu_unit_offsets[cpu]

@@ -13,12 +13,14 @@ from collections.abc import Callable
 from typing import Any
 
 from impl.boot import PcpuConfig, boot
+from impl.chunk import KernelOops
 from impl.internal import pcpu_chunk
 from impl.kernel import GFP_ATOMIC, GFP_KERNEL
 from impl.percpu import Percpu
 from model.chunk import ModelChunk
 from model.system import Live, SystemModel
-from properties import bookkeeping, invariants
+from properties import bookkeeping, invariants, stats  # noqa: F401 - stats registers its property
+from properties.memory import MemoryChecks
 from properties.registry import Violation, by_scope
 from properties.slack import miss_allowed
 
@@ -48,6 +50,10 @@ class Harness:
         self.ops: list[str] = []  # the calls so far, as counterexample-file lines
         self._checked_sig: dict[int, Any] = {}
         self._flags: dict[int, tuple[Any, tuple[str, ...]]] = {}
+        self._recheck_all_memory = False
+        self._stats_due = False
+        self._stats_pending: set[int] = set()  # chunks changed since their stats dump was last checked
+        self.memory = MemoryChecks(self)
         self.violations += self._geometry_checks()
         self.check()
 
@@ -61,10 +67,12 @@ class Harness:
         created = set(now) - before
         for cid in sorted(created):
             self.model.add_chunk(cid, self.pcpu.pcpu_unit_size)
+            self.memory.chunk_created(now[cid])
             self.events["chunk_created"] += 1
         for cid in sorted(before - set(now)):
             if cid in self.model.chunks:
                 why = self.model.drop_chunk(cid)
+                self.memory.chunk_destroyed(cid)
                 self.events["chunk_destroyed"] += 1
                 if why:
                     self._fail("diff_destroy_empty_only", f"chunk#{cid}", "no live areas", why)
@@ -72,6 +80,15 @@ class Harness:
 
     def _fail(self, name: str, where: str, expected: object, actual: object, detail: str = "") -> None:
         self.violations.append(Violation(name, f"step {self.step}: {where}", expected, actual, detail))
+
+    def _port_call(self, what: str, fn: Callable[..., Any], *args: Any) -> tuple[bool, Any]:
+        """Calls into the port; an exception it raises becomes a violation, not a crash."""
+        try:
+            return True, fn(*args)
+        except (MemoryError, KernelOops, AssertionError, IndexError, KeyError, AttributeError, TypeError) as e:
+            self.events["port_exception"] += 1
+            self._fail("diff_port_exception", what, "a return", f"{type(e).__name__}: {e}")
+            return False, None
 
     def _locate(self, ev: Any) -> pcpu_chunk | None:
         base, off = ev.fields["base_addr"], ev.fields["off"]
@@ -102,8 +119,12 @@ class Harness:
         slots = {c.id: pcpu.slot_of(c) for c in chunks}
         pcpu.trace_log.clear()
         armed = pcpu.machine.fail_page_allocs > 0 or pcpu.machine.fail_chunk_allocs > 0
-        ptr = pcpu.pcpu_alloc(size, align, reserved, GFP_ATOMIC if atomic else GFP_KERNEL)
+        gfp = GFP_ATOMIC if atomic else GFP_KERNEL
+        ok, ptr = self._port_call("pcpu_alloc", pcpu.pcpu_alloc, size, align, reserved, gfp)
         created = self._sync_chunks(before)
+        if not ok:
+            self.after_step()
+            return None
         units = -(-max(size, 1) // 4)
         align_units = max(align, 4) // 4
         legal = 0 < size <= self.cfg.min_unit_size and align <= self.cfg.page_size and align & (align - 1) == 0
@@ -115,6 +136,7 @@ class Harness:
             if err in ("failed to populate", "failed to allocate new chunk"):
                 # only an injected failure may explain these
                 self.events["alloc_failed_injected"] += 1
+                self._recheck_all_memory = True  # nothing live may be lost by the failure path
                 if not armed:
                     self._fail("diff_alloc_failure_justified", "pcpu_alloc", "an injected failure", err)
             if legal and err != "failed to populate":
@@ -133,6 +155,9 @@ class Harness:
             if why:
                 self._fail("diff_alloc_area_allowed", f"chunk#{chunk.id}", "a free, aligned area in the region", why)
                 return None
+            if slots.get(chunk.id) == pcpu.pcpu_to_depopulate_slot:
+                self._fail("diff_alloc_not_to_depopulate", f"chunk#{chunk.id}",
+                           "no area from a chunk isolated on to_depopulate", f"area at unit {start}")
             is_reserved_chunk = chunk is pcpu.pcpu_reserved_chunk
             if reserved and pcpu.pcpu_reserved_chunk is not None and not is_reserved_chunk:
                 self._fail("diff_alloc_chunk_kind", f"chunk#{chunk.id}", "the reserved chunk", "a normal chunk")
@@ -147,6 +172,7 @@ class Harness:
             handle = self.next_handle - 1
             self.model.record_alloc(handle, Live(chunk.id, start, units, size, align, reserved))
             self.handles[handle] = ptr
+            self.violations += self.memory.on_alloc(handle, chunk, start * 4, units * 4, ptr)
             self._count_area(mc, start, units)
             self.after_step()
             return handle
@@ -154,18 +180,48 @@ class Harness:
         return None
 
     def free_percpu(self, handle: int) -> None:
-        """Calls free_percpu() on a live handle and checks the freed size."""
+        """Calls free_percpu() on a live handle and checks the freed size.
+
+        A handle that is not live (freed already) is the caller's misuse:
+        it is reported as diff_free_live_start and not passed to the port.
+        """
+        if handle not in self.handles:
+            self.step += 1
+            self.ops.append(f"free_percpu(h{handle})")
+            self._invalid_free(f"h{handle}", "a handle that is not live (double free)")
+            return
         self.step += 1
         self.ops.append(f"free_percpu(h{handle})")
         ptr = self.handles.pop(handle)
         area = self.model.live[handle]
         before = set(self.chunk_by_id())
-        self.pcpu.free_percpu(ptr)
+        self._port_call("free_percpu", self.pcpu.free_percpu, ptr)
+        self.memory.on_free(handle)
         self.model.record_free(handle)
         if self.pcpu.last_free_size != area.units * 4:
             self._fail("diff_free_size", f"chunk#{area.chunk_id}", area.units * 4, self.pcpu.last_free_size)
         self._sync_chunks(before)
         self.events["free"] += 1
+        self.after_step()
+
+    def free_percpu_ptr(self, ptr: int) -> None:
+        """free_percpu() of a raw pointer: only a live allocation's start may be freed.
+
+        A live start is freed like its handle; anything else (an interior
+        pointer, a pointer never returned) is reported as diff_free_live_start
+        and kept from the port, whose free_percpu() trusts its caller.
+        """
+        for handle, p in self.handles.items():
+            if p == ptr:
+                self.free_percpu(handle)
+                return
+        self.step += 1
+        self.ops.append(f"# free_percpu({ptr:#x})")
+        self._invalid_free(f"{ptr:#x}", "a pointer that is no live allocation's start")
+
+    def _invalid_free(self, what: str, why: str) -> None:
+        self.events["misuse_invalid_free"] += 1
+        self._fail("diff_free_live_start", f"free_percpu({what})", "a live allocation's start", why)
         self.after_step()
 
     def pcpu_balance_workfn(self) -> None:
@@ -174,10 +230,35 @@ class Harness:
         self.ops.append("pcpu_balance_workfn()")
         before = set(self.chunk_by_id())
         pending = self.pcpu.balance_work_pending
-        self.pcpu.pcpu_balance_workfn()
+        if self.pcpu.pcpu_atomic_alloc_failed:
+            self.events["balance_after_atomic_failure"] += 1
+        nr_populated = self.pcpu.pcpu_nr_populated
+        self._port_call("pcpu_balance_workfn", self.pcpu.pcpu_balance_workfn)
         self._sync_chunks(before)
+        self._stats_due = True  # a quiescent point: the stats dump of big chunks is checked too
         self.events["balance_work" + ("_pending" if pending else "_idle")] += 1
+        self._check_spare_free_chunks()
+        delta = self.pcpu.pcpu_nr_populated - nr_populated
+        if delta:
+            self.events["balance_populated_pages" if delta > 0 else "balance_depopulated_pages"] += abs(delta)
         self.after_step()
+
+    def _check_spare_free_chunks(self) -> None:
+        """After the balance work, a wholly free chunk beyond the first kept one must hold populated empty pages.
+
+        pcpu_balance_workfn() ends with pcpu_balance_free(true): it keeps the
+        first chunk on the free slot and destroys the others that have no
+        populated empty page, so spare free chunks stay bounded.
+        """
+        pcpu = self.pcpu
+        free_head = pcpu.pcpu_chunk_lists[pcpu.pcpu_free_slot]
+        pos = free_head.next.next  # skip the first chunk, which the kernel keeps
+        while pos is not free_head:
+            c = pos.owner
+            if c.nr_empty_pop_pages == 0:
+                self._fail("inv_spare_free_chunks", f"chunk#{c.id}",
+                           "destroyed (a spare free chunk with no empty pages)", "still on the free slot")
+            pos = pos.next
 
     def inject_page_failures(self, n: int) -> None:
         """The next ``n`` page allocations fail."""
@@ -307,6 +388,9 @@ class Harness:
         block_props = by_scope("block")
         chunk_props = by_scope("chunk")
         state_props = by_scope("chunk_state")
+        # per-CPU memory first: a lost page explains the counters that follow from it
+        found += self.memory.check(force or self._recheck_all_memory)
+        self._recheck_all_memory = False
         for c in chunks:
             mc = self.model.chunks.get(c.id)
             if mc is None:
@@ -333,6 +417,18 @@ class Harness:
                 r = p.fn(pcpu, c, mc)
                 if r is not None:
                     found.append(Violation(p.name, f"step {self.step}: chunk#{c.id}", *r))
+            self._stats_pending.add(c.id)
+        for c in chunks:
+            mc = self.model.chunks.get(c.id)
+            if mc is None or c.id not in self._stats_pending:
+                continue
+            if force or self._stats_due or len(mc.live) <= stats.EVERY_STEP_MAX_LIVE:
+                self._stats_pending.discard(c.id)
+                for p in by_scope("chunk_stats"):
+                    r = p.fn(pcpu, c, mc)
+                    if r is not None:
+                        found.append(Violation(p.name, f"step {self.step}: chunk#{c.id}", *r))
+        self._stats_due = False
         r = bookkeeping.inv_global_empty_pop_pages(pcpu, chunks)
         if r is not None:
             found.append(Violation("inv_global_empty_pop_pages", f"step {self.step}", *r))

@@ -25,12 +25,29 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from properties.configs import ConfigError, parse_config
+from properties.configs import ConfigError, check_boots, parse_config
 from properties.harness import Harness, Variant
 from properties.registry import Violation
 
 MAGIC = "percpu litmus v1"
-HARNESS_VERSION = "0.1.0"
+HARNESS_VERSION = "0.2.0"
+# properties a harness version introduced: a file written by an older harness was judged
+# without them, so replaying it looks past them (its Result keeps its meaning)
+PROPERTY_SINCE = {
+    "0.2.0": frozenset({
+        "inv_area_in_cpu_unit", "inv_no_overlap_any_cpu", "inv_area_on_populated_pages", "inv_populated_is_mapped",
+        "diff_zero_on_return", "inv_percpu_memory", "inv_addr_search_owner", "diff_port_exception",
+        "diff_free_live_start", "diff_alloc_not_to_depopulate", "inv_spare_free_chunks", "inv_percpu_stats_chunk",
+        "inv_ptr_to_phys",
+    }),
+}
+
+
+def _version(text: str) -> tuple[int, ...]:
+    try:
+        return tuple(int(x) for x in text.split("."))
+    except ValueError:
+        return (0,)
 KERNEL_PIN = "linux-source-6.12 6.12.117-1~deb12u1"
 REQUIRED = ("Name", "Config", "Result")
 
@@ -56,8 +73,14 @@ class Litmus:
 
     @property
     def ignore(self) -> frozenset[str]:
-        """Properties listed on an ``Ignore:`` line (known findings this file looks past)."""
-        return frozenset(p for p in self.header.get("Ignore", "").replace(",", " ").split() if p)
+        """Properties listed on an ``Ignore:`` line (known findings this file looks past).
+
+        Also every property newer than the file's ``Harness:`` version (PROPERTY_SINCE).
+        """
+        listed = frozenset(p for p in self.header.get("Ignore", "").replace(",", " ").split() if p)
+        mine = _version(self.header.get("Harness", HARNESS_VERSION))
+        newer = [props for since, props in PROPERTY_SINCE.items() if mine < _version(since)]
+        return listed.union(*newer)
 
     @property
     def expected(self) -> tuple[str | None, int | None]:
@@ -91,7 +114,7 @@ def parse(text: str, path: str = "<memory>") -> Litmus:
     if not _RESULT.match(header["Result"]):
         raise LitmusError(f"{path}: Result must be 'Agree' or 'Violates <property> at step N', got {header['Result']!r}")
     try:
-        parse_config(header["Config"])
+        check_boots(parse_config(header["Config"]))
     except ConfigError as e:
         raise LitmusError(f"{path}: {e}") from None
     body = []
@@ -170,8 +193,11 @@ def run(
                 outcome = f"chunk#{area.chunk_id} off={area.start_unit * 4} ({area.units} units)"
         elif (m := _FREE.match(line)) is not None:
             hd = names.get(m.group("h"))
-            if hd is None or hd not in h.handles:
-                outcome = "skipped (handle not live)"
+            if hd is None:
+                outcome = "skipped (the allocation failed)"
+            elif hd not in h.handles:
+                h.free_percpu(hd)
+                outcome = "refused: not a live allocation (double free)"
             else:
                 area = h.model.live[hd]
                 h.free_percpu(hd)

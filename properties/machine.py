@@ -72,7 +72,10 @@ def make_machine(
             assert self.h is not None
             bad = [v for v in self.h.violations if v.prop not in tolerated]
             if bad:
-                raise AssertionError("\n".join(v.line() for v in bad[:5]))
+                from impl.stats import percpu_stats_show
+
+                lines = [v.line() for v in bad[:5]] + ["", "percpu_stats now:", percpu_stats_show(self.h.pcpu)]
+                raise AssertionError("\n".join(lines))
 
         @rule(target=handles, size=sizes_for(cfg), align=aligns_for(cfg), reserved=st.booleans(), atomic=st.booleans())
         def pcpu_alloc(self, size: int, align: int, reserved: bool, atomic: bool) -> object:

@@ -148,25 +148,56 @@ MUTANTS: dict[str, Mutant] = {
         Mutant("chunk_refresh_keeps_contig", "pcpu_chunk_refresh_hint",
                "chunk_md.contig_hint = 0", "pass",
                "chunk contig_hint is not reset before a rescan from first_free"),
-        Mutant("update_scan_includes_used_bit", "pcpu_block_update_scan",
-               "s_off = 0 if (s_off == l_bit) else l_bit + 1", "s_off = 0 if (s_off == l_bit) else l_bit",
-               "the backward extension starts at the used bit, not after it"),
-    )
-}
-
-# Mutants the harness cannot judge yet: the port raises before any property is
-# checked (here: the zeroing memset of pcpu_alloc() hits an unmapped page), and
-# the exception escapes Harness.pcpu_alloc() and tools.find.campaign().
-CRASHING: dict[str, Mutant] = {
-    m.name: m
-    for m in (
         Mutant("is_populated_pfn_down", "pcpu_is_populated",
                "end = ((bit_off + bits) * PCPU_MIN_ALLOC_SIZE + PAGE_SIZE - 1) // PAGE_SIZE  # PFN_UP",
                "end = ((bit_off + bits) * PCPU_MIN_ALLOC_SIZE) // PAGE_SIZE",
-               "the page range end is rounded down: the last page is not checked"),
+               "the page range end is rounded down: the last page is not checked (the port then raises)"),
+        Mutant("update_scan_includes_used_bit", "pcpu_block_update_scan",
+               "s_off = 0 if (s_off == l_bit) else l_bit + 1", "s_off = 0 if (s_off == l_bit) else l_bit",
+               "the backward extension starts at the used bit, not after it"),
+        # per-CPU memory (properties/memory.py)
+        Mutant("per_cpu_ptr_ignores_cpu", "per_cpu_ptr",
+               "return ptr + self._per_cpu_offset[cpu]",
+               "return ptr + self._per_cpu_offset[self.possible_cpus[0]]",
+               "every CPU's pointer uses the first CPU's offset (this_cpu_ptr for per_cpu_ptr)"),
+        Mutant("zero_first_cpu_only", "pcpu_alloc",
+               "for cpu in self.possible_cpus:", "for cpu in self.possible_cpus[:1]:",
+               "a new area is zeroed on the first CPU only"),
+        Mutant("memset_one_unit_long", "pcpu_alloc",
+               "self.machine.memset(self.pcpu_chunk_addr(chunk, cpu, 0) + off, 0, size)",
+               "self.machine.memset(self.pcpu_chunk_addr(chunk, cpu, 0) + off, 0, size + PCPU_MIN_ALLOC_SIZE)",
+               "the zeroing runs one allocation unit past the area, into the next one"),
+        Mutant("populate_one_page_short", "pcpu_alloc",
+               "ret = self.backend.pcpu_populate_chunk(self, chunk, rs, re, pcpu_gfp)",
+               "ret = self.backend.pcpu_populate_chunk(self, chunk, rs, re - 1, pcpu_gfp)",
+               "the backend populates one page less than the bitmap then records"),
+        Mutant("unit_offset_last_cpu_off_by_page", "pcpu_unit_page_offset",
+               "return self.pcpu_unit_offsets[cpu] + (page_idx << self.geo.PAGE_SHIFT)",
+               "return self.pcpu_unit_offsets[cpu] + ((page_idx + (cpu == self.possible_cpus[-1]))"
+               " << self.geo.PAGE_SHIFT)",
+               "a wrong unit offset for one CPU: the last CPU's pages sit one page late"),
+        Mutant("populated_misses_a_page", "pcpu_chunk_populated",
+               "nr = page_end - page_start", "nr = page_end - page_start - 1",
+               "the populated bitmap and counts miss the last page of each populated range"),
+        Mutant("depopulated_misses_a_page", "pcpu_chunk_depopulated",
+               "nr = page_end - page_start", "nr = page_end - page_start - 1",
+               "after depopulation the bitmap and counts keep the last page, which is unmapped"),
+        Mutant("alloc_walks_to_depopulate", "pcpu_alloc",
+               "for slot in range(self.pcpu_size_to_slot(size), self.pcpu_free_slot + 1):",
+               "for slot in range(self.pcpu_size_to_slot(size), self.pcpu_free_slot + 2):",
+               "the slot walk runs one past the free slot, into to_depopulate"),
+        Mutant("balance_skips_final_free", "pcpu_balance_workfn",
+               "self.pcpu_balance_free(True)", "pass",
+               "the balance work leaves out its last pass: spare free chunks without empty pages survive"),
+        Mutant("ptr_to_phys_drops_page_offset", "per_cpu_ptr_to_phys",
+               "return self.machine.page_to_phys(self.backend.pcpu_addr_to_page(self, addr)) + addr % PAGE_SIZE",
+               "return self.machine.page_to_phys(self.backend.pcpu_addr_to_page(self, addr))",
+               "outside the first chunk the offset inside the page is dropped"),
+        Mutant("addr_search_reserved_is_first", "pcpu_chunk_addr_search",
+               "return self.pcpu_reserved_chunk  # type: ignore[return-value]", "return self.pcpu_first_chunk",
+               "an address in the reserved chunk is looked up as the first chunk"),
     )
 }
-
 
 # ---------------------------------------------------------------------- detection
 def detect(

@@ -73,4 +73,8 @@ CALL_PROPERTIES = [
     "diff_alloc_area_allowed", "diff_alloc_chunk_kind", "diff_atomic_populated", "diff_area_populated",
     "diff_alloc_failure_justified", "diff_new_chunk_justified", "diff_free_size",
     "diff_illegal_request_refused", "diff_destroy_empty_only", "diff_chunk_known", "inv_first_chunk_geometry",
+    # properties/memory.py (per-CPU memory) and the harness's robustness outcomes
+    "inv_area_in_cpu_unit", "inv_no_overlap_any_cpu", "inv_area_on_populated_pages", "inv_populated_is_mapped",
+    "diff_zero_on_return", "inv_percpu_memory", "inv_addr_search_owner", "diff_port_exception", "diff_free_live_start",
+    "diff_alloc_not_to_depopulate", "inv_spare_free_chunks", "inv_ptr_to_phys",
 ]

@@ -48,6 +48,7 @@ CORRUPTIONS = {
     "inv_free_bytes": lambda c: setattr(c, "free_bytes", c.free_bytes - 4),
     "inv_nr_populated": lambda c: setattr(c, "nr_populated", c.nr_populated - 1),
     "inv_nr_empty_pop_pages": lambda c: setattr(c, "nr_empty_pop_pages", c.nr_empty_pop_pages + 1),
+    "inv_percpu_stats_chunk": lambda c: setattr(c, "nr_alloc", c.nr_alloc + 1),
 }
 
 

@@ -1,4 +1,4 @@
-"""Command line: ``pcpu-verify replay FILE [--json] [--show STEP]``.
+"""Command line: ``pcpu-verify replay FILE [--json] [--show STEP]``, ``pcpu-verify stats FILE [--step N]``.
 
 Exit status: 0 when the replay matches the file's Result line, 1 when it
 does not, 2 for bad input (one line on stderr).
@@ -14,6 +14,17 @@ from typing import Any
 from properties import litmus
 from properties.harness import Harness
 from tools.render import render_text
+
+
+def stats_text(h: Harness) -> str:
+    """The boot's pcpu_dump_alloc_info() lines, then what /sys/kernel/debug/percpu_stats would read."""
+    from impl.alloc_info import pcpu_dump_alloc_info
+    from impl.stats import percpu_stats_show
+
+    pcpu = h.pcpu
+    dump = pcpu_dump_alloc_info("KERN_INFO", pcpu.pcpu_stats_ai, possible_cpus=pcpu.possible_cpus,
+                                nr_cpu_ids=pcpu.nr_cpu_ids)
+    return "\n".join(dump) + "\n\n" + percpu_stats_show(pcpu)
 
 
 def _chunk_state(h: Harness) -> list[dict[str, Any]]:
@@ -86,12 +97,49 @@ def cmd_replay(args: argparse.Namespace) -> int:
                 print(f"        !! {v.line()}{mark}")
         if rep.first:
             print(f"first violation: step {rep.first[0]}: {rep.first[1].line()}")
+            if args.stats:
+                print(f"\n# percpu_stats after step {rep.first[0]}")
+                print(stats_text(litmus.run(lit.body[: rep.first[0]], lit.header["Config"]).harness))
         for text in shown:
             print(text)
         print(f"expected: {lit.header['Result']}")
         print(f"got:      {got}")
         print("MATCH" if ok else "MISMATCH")
     return 0 if ok else 1
+
+
+def cmd_stats(args: argparse.Namespace) -> int:
+    """Prints the percpu_stats dump after step N of a counterexample file (0 = boot; default: last)."""
+    lit = litmus.load(args.file)
+    step = len(lit.body) if args.step is None else args.step
+    if not 0 <= step <= len(lit.body):
+        raise litmus.LitmusError(f"--step {step}: the file has steps 0..{len(lit.body)}")
+    h = litmus.run(lit.body[:step], lit.header["Config"]).harness
+    print(f"# {lit.header['Name']}  [{lit.header['Config']}] after step {step}")
+    print(stats_text(h), end="")
+    return 0
+
+
+def cmd_unitmap(args: argparse.Namespace) -> int:
+    """Boots a configuration and prints its unit map (pcpu_dump_alloc_info and format_unit_map)."""
+    from impl.alloc_info import pcpu_dump_alloc_info
+    from impl.boot import boot
+    from impl.unitmap import format_unit_map
+    from properties.configs import ConfigError, check_boots, parse_config
+
+    try:
+        cfg = parse_config(args.config)
+        check_boots(cfg)
+    except ConfigError as e:
+        raise _Usage(str(e)) from None
+    pcpu = boot(cfg)
+    ai = pcpu.pcpu_stats_ai
+    print(f"# {args.config}: {cfg.describe()}")
+    print("\n".join(pcpu_dump_alloc_info("KERN_INFO", ai, possible_cpus=pcpu.possible_cpus,
+                                         nr_cpu_ids=pcpu.nr_cpu_ids)))
+    print()
+    print(format_unit_map(ai, base_addr=cfg.base_addr))
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -101,11 +149,19 @@ def main(argv: list[str] | None = None) -> int:
     rp.add_argument("file")
     rp.add_argument("--json", action="store_true")
     rp.add_argument("--show", type=int, default=None, metavar="STEP")
+    rp.add_argument("--stats", action="store_true", help="print the percpu_stats dump at the first violation")
+    up = sub.add_parser("unitmap", help="boot a configuration and print its unit map")
+    up.add_argument("config", help='a preset and knobs, e.g. "debian-smp4 nodes=0,0,1,1"')
+    sp = sub.add_parser("stats", help="print the percpu_stats dump of a state of a counterexample file")
+    sp.add_argument("file")
+    sp.add_argument("--step", type=int, default=None, metavar="N")
     try:
         args = ap.parse_args(argv)
         if args.cmd is None:
-            raise _Usage("a command is required: replay")
-        return cmd_replay(args)
+            raise _Usage("a command is required: replay, stats, unitmap")
+        if args.cmd == "unitmap":
+            return cmd_unitmap(args)
+        return cmd_stats(args) if args.cmd == "stats" else cmd_replay(args)
     except (_Usage, litmus.LitmusError) as e:
         print(f"pcpu-verify: {e}", file=sys.stderr)
         return 2

@@ -24,7 +24,7 @@ from hypothesis import HealthCheck, settings
 from hypothesis.stateful import run_state_machine_as_test
 
 from properties import litmus
-from properties.configs import parse_config
+from properties.configs import SMP_PRESETS, parse_config
 from properties.harness import Harness
 from properties.machine import make_machine
 from properties.registry import CALL_PROPERTIES, PROPERTIES
@@ -35,6 +35,15 @@ REQUIRED_STATES = [
     "area_straddles_blocks", "area_fills_block_exactly", "area_ends_on_block_edge", "req_align_page",
     "state_fragmented", "state_full_chunk", "state_full_block", "chunk_created", "req_reserved", "req_atomic",
     "state_block_scan_hint",
+    # SMP, population, balance work, reclaim, failures (issue 3)
+    "balance_work_pending", "balance_populated_pages", "balance_depopulated_pages", "balance_after_atomic_failure",
+    "chunk_destroyed", "state_isolated_chunk", "inject_page_failures", "inject_chunk_failures",
+    "alloc_failed_injected",
+]
+# the machines the SMP walks must cover between them (smp_walks counts one per walk)
+REQUIRED_STATES += [f"machine_cpus={n}" for n in (1, 2, 3, 4, 64)] + [
+    "machine_sparse_cpus", "machine_non_power_of_two_cpus", "machine_numa_groups", "machine_backend=vm",
+    "machine_backend=km",
 ]
 
 
@@ -60,6 +69,46 @@ def replay_corpus(ledger: list[dict[str, str]]) -> tuple[bool, list[str]]:
             lines.append(f"  MISSING  {f['id']:<4} {f['file']}")
             ok_all = False
     return ok_all, lines
+
+
+def machine_labels(h: Harness) -> list[str]:
+    """What kind of machine one walk ran on, as state counts."""
+    cpus = h.cfg.possible_cpus
+    out = [f"machine_cpus={len(cpus)}", f"machine_backend={h.cfg.backend}"]
+    out += ["machine_sparse_cpus"] if cpus != tuple(range(len(cpus))) else []
+    out += ["machine_non_power_of_two_cpus"] if len(cpus) & (len(cpus) - 1) else []
+    out += ["machine_numa_groups"] if h.pcpu.pcpu_nr_groups > 1 else []
+    return out
+
+
+def smp_walks(args: argparse.Namespace, seen: Counter[str], where: dict[str, str], events: Counter[str]) -> int:
+    """One seeded walk per SMP preset; prints what each machine reached and checks the machine coverage."""
+    print("\n== SMP walks (CPUs, NUMA groups, backends; per-CPU memory checked every step)")
+    print(f"  {'preset':<13} {'cpus':>4} {'groups':>6} {'backend':<7} {'steps':>5} {'reserved':>8} {'atomic':>6} "
+          f"{'balance':>7} {'+pages':>6} {'-pages':>6} {'isolated':>8} {'injected':>8} {'violations':>10}")
+    print("  (columns: calls of each kind; +/-pages populated/depopulated by balance work; isolated = chunk-steps "
+          "spent isolated; injected = allocations failed by an injected fault; violations incl. ledger findings)")
+    total = 0
+    for k, name in enumerate(SMP_PRESETS):
+        cfg = parse_config(name)
+        seed = args.seed * 1000 + k
+        h = Harness(cfg)
+        steps = max(100, args.steps // (5 if len(cfg.possible_cpus) > 8 else 3))
+        random_calls(h, random.Random(seed), steps)
+        total += h.step
+        events.update(h.events)
+        for v in h.violations:
+            seen[v.prop] += 1
+            where.setdefault(v.prop, f"{name} seed {seed}: {v.line()}")
+        cpus = cfg.possible_cpus
+        events.update(machine_labels(h))
+        e = h.events
+        print(f"  {name:<13} {len(cpus):>4} {h.pcpu.pcpu_nr_groups:>6} {cfg.backend:<7} {h.step:>5} "
+              f"{e['req_reserved']:>8} "
+              f"{e['req_atomic']:>6} {e['balance_work_pending'] + e['balance_work_idle']:>7} "
+              f"{e['balance_populated_pages']:>6} {e['balance_depopulated_pages']:>6} {e['state_isolated_chunk']:>8} "
+              f"{e['alloc_failed_injected']:>8} {len(h.violations):>10}   seed {seed}")
+    return total
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -95,14 +144,17 @@ def main(argv: list[str] | None = None) -> int:
             dt = time.time() - t
             steps_total += h.step
             events.update(h.events)
+            events.update(machine_labels(h))
             for v in h.violations:
                 seen[v.prop] += 1
                 where.setdefault(v.prop, f"{name} seed {seed}: {v.line()}")
             print(f"  {name:<9} seed {seed:<6} {h.step} steps {h.step / dt:7.0f} steps/s  "
                   f"chunks {len(h.pcpu.all_chunks())}  violations {len(h.violations)}")
 
+    steps_total += smp_walks(args, seen, where, events)
+
     print("\n== Hypothesis state machine (derandomized)")
-    for name in ("small16", "real4096"):
+    for name in ("small16", "real4096", "numa4", "km3-sparse"):
         cfg = parse_config(name)
         machine = make_machine(cfg, tolerated=tolerated, name=f"PercpuMachine_{name}")
         t = time.time()
@@ -111,7 +163,8 @@ def main(argv: list[str] | None = None) -> int:
             run_state_machine_as_test(
                 machine,
                 settings=settings(
-                    max_examples=args.examples if name != "real4096" else max(5, args.examples // 4),
+                    max_examples=(args.examples if name == "small16" else max(5, args.examples // 4)
+                                  if name == "real4096" else max(5, args.examples // 2)),
                     stateful_step_count=40, derandomize=True, database=None, deadline=None,
                     suppress_health_check=list(HealthCheck), print_blob=False,
                 ),
