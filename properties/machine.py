@@ -58,6 +58,9 @@ def make_machine(
 
     class PercpuMachine(RuleBasedStateMachine):
         handles = Bundle("handles")
+        # the harness calls of the latest run that failed (Hypothesis replays the minimal one last);
+        # properties.failures.run_machine writes them out as a counterexample file
+        last_failure_calls: list[str] = []
 
         def __init__(self) -> None:
             super().__init__()
@@ -72,6 +75,7 @@ def make_machine(
             assert self.h is not None
             bad = [v for v in self.h.violations if v.prop not in tolerated]
             if bad:
+                type(self).last_failure_calls = list(self.h.ops)
                 raise AssertionError("\n".join(v.line() for v in bad[:5]))
 
         @rule(target=handles, size=sizes_for(cfg), align=aligns_for(cfg), reserved=st.booleans(), atomic=st.booleans())

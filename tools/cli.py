@@ -9,11 +9,14 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from pathlib import Path
 from typing import Any
 
 from properties import litmus
+from properties.failures import write_atomically
 from properties.harness import Harness
 from tools.render import render_text
+from tools.svg import render_svg
 
 
 def _chunk_state(h: Harness) -> list[dict[str, Any]]:
@@ -46,18 +49,27 @@ def cmd_replay(args: argparse.Namespace) -> int:
     lit = litmus.load(args.file)
     states: list[dict[str, Any]] = []
     shown: list[str] = []
+    pictures: list[str] = []
 
     def on_step(h: Harness, n: int) -> None:
         if args.json:
             states.append({"step": n, "chunks": _chunk_state(h)})
         if args.show is not None and n == args.show:
             shown.append(render_text(h))
+            bad = [v.line() for v in h.violations if v.where.startswith(f"step {n}:")]
+            pictures.append(render_svg(h, f"{lit.header['Name']}: after step {n}", bad[0] if bad else ""))
 
     if args.show is not None and not 0 <= args.show <= len(lit.body):
         raise litmus.LitmusError(f"--show {args.show}: the file has steps 1..{len(lit.body)}")
     rep = litmus.run(lit.body, lit.header["Config"], on_step=on_step, ignore=lit.ignore)
     if args.show == 0:
-        shown.append(render_text(litmus.run([], lit.header["Config"]).harness))
+        h0 = litmus.run([], lit.header["Config"]).harness
+        shown.append(render_text(h0))
+        pictures.append(render_svg(h0, f"{lit.header['Name']}: after boot"))
+    if pictures:
+        svg_path = Path(args.svg or f"out/{Path(args.file).stem}-step{args.show}.svg")
+        write_atomically(svg_path, pictures[0])
+        shown.append(f"picture: {svg_path}")
     ok, got = litmus.judge(lit, rep)
     if args.json:
         doc = {
@@ -101,6 +113,7 @@ def main(argv: list[str] | None = None) -> int:
     rp.add_argument("file")
     rp.add_argument("--json", action="store_true")
     rp.add_argument("--show", type=int, default=None, metavar="STEP")
+    rp.add_argument("--svg", default=None, metavar="PATH", help="where --show writes its picture (default out/)")
     try:
         args = ap.parse_args(argv)
         if args.cmd is None:
