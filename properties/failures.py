@@ -59,6 +59,7 @@ def write_failure(
     out_dir: Path | str = FAILURES_DIR,
     name: str | None = None,
     shrink: bool = True,
+    shrink_budget_s: float | None = None,
 ) -> Path:
     """Shrinks ``body`` and writes it as a counterexample file; returns its path.
 
@@ -72,10 +73,15 @@ def write_failure(
         raise ValueError(f"the {len(body)} calls violate no property on {cfg_text!r}")
     if prop is None:
         prop = first[1].prop
-    small = litmus.shrink(body, cfg_text, prop, variant, ignore=ignore) if shrink else litmus.renumber(body)
+    if shrink:
+        small = litmus.shrink(body, cfg_text, prop, variant, ignore=ignore, budget_s=shrink_budget_s)
+    else:
+        small = litmus.renumber(body)
     digest = hashlib.sha1("\n".join([cfg_text, variant_label, *small]).encode()).hexdigest()[:8]
     stem = name or f"{prop}-{cfg_text.split()[0]}-{digest}"
     how = f"{len(body)} calls shrunk by ddmin to {len(small)}" if shrink else f"{len(small)} calls"
+    if shrink and shrink_budget_s is not None:
+        how += f" (shrinking budget {shrink_budget_s:g} s)"
     origin = f"{origin}; {how}" if origin else how
     lit = litmus.make(stem, cfg_text, small, origin, variant_label, variant, ignore=ignore)
     path = Path(out_dir) / f"{stem}.litmus"
@@ -92,6 +98,7 @@ class MachineOutcome:
     prop: str | None = None
     message: str = ""
     file: Path | None = None
+    calls: list[str] | None = None  # the minimal failing program, as file lines
 
 
 def run_machine(
@@ -131,7 +138,7 @@ def run_machine(
     except AssertionError as e:
         out.message = str(e).splitlines()[0]
         out.prop = out.message.split(" @")[0].strip()
-        calls = machine.last_failure_calls
+        calls = out.calls = list(machine.last_failure_calls)
         if out_dir is not None and calls:
             out.file = write_failure(
                 calls, cfg_text, out.prop, variant=variant, variant_label=variant_label,

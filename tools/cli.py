@@ -1,4 +1,5 @@
-"""Command line: ``pcpu-verify replay FILE [--json] [--show STEP]``.
+"""Command line: ``pcpu-verify replay FILE [--json] [--show STEP] [--svg PATH] [--variant PATCH]``
+and ``pcpu-verify validate-patch PATCH [--seeds 0-3] [--steps N] [--examples N] [--out DIR]``.
 
 Exit status: 0 when the replay matches the file's Result line, 1 when it
 does not, 2 for bad input (one line on stderr).
@@ -14,6 +15,7 @@ from typing import Any
 
 from properties import litmus
 from properties.failures import write_atomically
+from tools.patching import PatchError
 from properties.harness import Harness
 from tools.render import render_text
 from tools.svg import render_svg
@@ -47,6 +49,21 @@ class _Parser(argparse.ArgumentParser):
 
 def cmd_replay(args: argparse.Namespace) -> int:
     lit = litmus.load(args.file)
+    variant = None
+    if args.variant:
+        from tools.patching import load_variant, run_in, scratch_copy
+
+        patch, variant, _ = load_variant(args.variant)
+        if variant is None:  # a diff: replay inside a patched scratch copy
+            sub = ["tools.scratch_main", "replay", str(Path(args.file).resolve())] + (["--json"] if args.json else [])
+            if args.show is not None:
+                svg = Path(args.svg or f"out/{Path(args.file).stem}-step{args.show}.svg").resolve()
+                sub += ["--show", str(args.show), "--svg", str(svg)]
+            with scratch_copy(patch) as root:
+                r = run_in(root, sub)
+            sys.stdout.write(r.stdout)
+            sys.stderr.write(r.stderr)
+            return r.returncode
     states: list[dict[str, Any]] = []
     shown: list[str] = []
     pictures: list[str] = []
@@ -61,7 +78,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
 
     if args.show is not None and not 0 <= args.show <= len(lit.body):
         raise litmus.LitmusError(f"--show {args.show}: the file has steps 1..{len(lit.body)}")
-    rep = litmus.run(lit.body, lit.header["Config"], on_step=on_step, ignore=lit.ignore)
+    rep = litmus.run(lit.body, lit.header["Config"], variant, on_step=on_step, ignore=lit.ignore)
     if args.show == 0:
         h0 = litmus.run([], lit.header["Config"]).harness
         shown.append(render_text(h0))
@@ -106,6 +123,22 @@ def cmd_replay(args: argparse.Namespace) -> int:
     return 0 if ok else 1
 
 
+def cmd_validate_patch(args: argparse.Namespace) -> int:
+    from tools.battery import Budget
+    from tools.find import parse_seeds
+    from tools.validate import validate
+
+    try:
+        seeds = parse_seeds(args.seeds)
+    except ValueError:
+        raise _Usage(f"--seeds {args.seeds!r}: expected e.g. 0-3 or 0,5,9") from None
+    if not seeds or args.steps <= 0 or args.examples <= 0:
+        raise _Usage("--seeds, --steps and --examples must be positive")
+    status, text = validate(args.patch, Budget(seeds=seeds, steps=args.steps, examples=args.examples), args.out)
+    print(text, end="")
+    return status
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = _Parser(prog="pcpu-verify")
     sub = ap.add_subparsers(dest="cmd")
@@ -114,13 +147,25 @@ def main(argv: list[str] | None = None) -> int:
     rp.add_argument("--json", action="store_true")
     rp.add_argument("--show", type=int, default=None, metavar="STEP")
     rp.add_argument("--svg", default=None, metavar="PATH", help="where --show writes its picture (default out/)")
+    rp.add_argument("--variant", default=None, metavar="PATCH", help="replay on the port with this diff or module")
+    vp = sub.add_parser("validate-patch", help="run the battery on a patched port and report")
+    vp.add_argument("patch")
+    vp.add_argument("--seeds", default="0-3", help="seeded walks per configuration (default 0-3)")
+    vp.add_argument("--steps", type=int, default=1000, help="steps per seeded walk (default 1000)")
+    vp.add_argument("--examples", type=int, default=30, help="Hypothesis examples (default 30)")
+    vp.add_argument("--out", default="out/validate", help="where files, pictures and the report go")
     try:
         args = ap.parse_args(argv)
         if args.cmd is None:
-            raise _Usage("a command is required: replay")
+            raise _Usage("a command is required: replay, validate-patch")
+        if args.cmd == "validate-patch":
+            return cmd_validate_patch(args)
         return cmd_replay(args)
-    except (_Usage, litmus.LitmusError) as e:
+    except (_Usage, litmus.LitmusError, PatchError) as e:
         print(f"pcpu-verify: {e}", file=sys.stderr)
+        return 2
+    except OSError as e:  # an output file that cannot be written
+        print(f"pcpu-verify: {e.filename}: {e.strerror}", file=sys.stderr)
         return 2
     except SystemExit as e:  # argparse --help
         return int(e.code or 0)
