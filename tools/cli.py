@@ -15,8 +15,8 @@ from typing import Any
 
 from properties import litmus
 from properties.failures import write_atomically
-from tools.patching import PatchError
 from properties.harness import Harness
+from tools.patching import PatchError
 from tools.render import render_text
 from tools.svg import render_svg
 

@@ -13,7 +13,6 @@ naming the hunk or symbol at fault.
 
 from __future__ import annotations
 
-import importlib.util
 import inspect
 import re
 import shutil
@@ -93,7 +92,8 @@ def parse_diff(text: str, path: Path) -> list[Hunk]:
             if not target.startswith("impl/") or ".." in Path(target).parts:
                 raise PatchError(f"{path}:{i}: the patch touches {target}; only files under impl/ may be patched")
             if old == "/dev/null" or new == "/dev/null":
-                raise PatchError(f"{path}:{i}: the patch creates or deletes {target}; only edits to impl/ are supported")
+                raise PatchError(f"{path}:{i}: the patch creates or deletes {target}; "
+                                 "only edits to impl/ are supported")
             if not (ROOT / target).is_file():
                 raise PatchError(f"{path}:{i}: {target}: no such file in impl/")
             current, per_file = target, 0
@@ -147,7 +147,8 @@ def apply_diff(patch: Patch, root: Path) -> None:
     if r.returncode == 0:
         return
     err = r.stderr.strip().splitlines()
-    m = next((re.match(r"error: patch failed: (\S+):(\d+)", e) for e in err if e.startswith("error: patch failed")), None)
+    failed = [e for e in err if e.startswith("error: patch failed")]
+    m = re.match(r"error: patch failed: (\S+):(\d+)", failed[0]) if failed else None
     if m:
         f, line = m.group(1), int(m.group(2))
         hunk = next((h for h in patch.hunks if h.file == f and h.old_start == line), None)

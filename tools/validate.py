@@ -22,11 +22,14 @@ from tools.report import build_report, verdict
 
 def _sources_digest(budget: Budget) -> str:
     h = hashlib.sha1(budget.describe().encode())
-    for d in ("impl", "model", "properties", "tools", "corpus", "findings"):
-        for p in sorted((ROOT / d).rglob("*")):
-            if p.is_file() and "__pycache__" not in p.parts:
-                h.update(str(p.relative_to(ROOT)).encode())
-                h.update(p.read_bytes())
+    # what the battery's outcome depends on (not the report or the command line)
+    files = [ROOT / "tools" / "battery.py", ROOT / "tools" / "find.py"]
+    for d in ("impl", "model", "properties", "corpus", "findings"):
+        files += sorted((ROOT / d).rglob("*"))
+    for p in files:
+        if p.is_file() and "__pycache__" not in p.parts:
+            h.update(str(p.relative_to(ROOT)).encode())
+            h.update(p.read_bytes())
     return h.hexdigest()[:12]
 
 
@@ -70,7 +73,8 @@ def validate(path: str | Path, budget: Budget | None = None, out_root: str | Pat
     out_dir = out_root / p.stem
     patched, changes = run_patched(p, budget, out_dir)
     base = baseline(budget, out_root)
-    text = build_report(patched, base, str(path), changes, replay_hint=f"python -m tools.cli replay {{file}} --variant {path}")
+    hint = f"python -m tools.cli replay {{file}} --variant {path}"
+    text = build_report(patched, base, str(path), changes, replay_hint=hint)
     status, _ = verdict(patched, base)
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / "report.txt").write_text(text)
