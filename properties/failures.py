@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from hypothesis import HealthCheck, settings
+from hypothesis import HealthCheck, Phase, settings
 from hypothesis.stateful import run_state_machine_as_test
 
 from properties import litmus
@@ -111,6 +111,7 @@ def run_machine(
     steps: int = 40,
     seed: int = 0,
     out_dir: Path | str | None = FAILURES_DIR,
+    hypothesis_shrink: bool = True,
 ) -> MachineOutcome:
     """Runs the state machine; a failure is written out with :func:`write_failure`.
 
@@ -118,6 +119,8 @@ def run_machine(
     the machine keeps the harness calls of every run that failed, so the
     last one recorded is that minimal program.  ``seed`` picks Hypothesis'
     random stream (``derandomize`` with seed 0, else ``hypothesis.seed``).
+    Without ``hypothesis_shrink`` the first failing program is kept and only
+    delta debugging shrinks it (much faster on long programs).
     """
     from hypothesis import seed as hyp_seed
 
@@ -133,6 +136,7 @@ def run_machine(
             settings=settings(
                 max_examples=examples, stateful_step_count=steps, derandomize=seed == 0, database=None,
                 deadline=None, suppress_health_check=list(HealthCheck), print_blob=False,
+                phases=list(Phase) if hypothesis_shrink else [Phase.explicit, Phase.generate],
             ),
         )
     except AssertionError as e:

@@ -48,7 +48,7 @@ _INJECT = re.compile(r"^inject_(?P<kind>page|chunk)_failures\(n=(?P<n>\d+)\)$")
 _RESULT = re.compile(r"^(Agree|Violates (?P<prop>\w+) at step (?P<step>\d+))$")
 
 
-CALL_DEADLINE_S = 5.0  # a call of a patched port that takes longer is taken to hang
+CALL_DEADLINE_S = 20.0  # a call of a patched port (with its checks) that takes longer is taken to hang
 
 
 class CallTimeout(Exception):

@@ -126,7 +126,7 @@ def test_write_failure_refuses_an_agreeing_body(tmp_path: Path) -> None:
                       ignore=TOLERATED, out_dir=tmp_path)
 
 
-@pytest.mark.stateful
+@pytest.mark.deep
 def test_hypothesis_failure_is_written_as_a_file(tmp_path: Path) -> None:
     m = MUTANTS["block_update_right_edge_sets_left_free"]
     out = run_machine("small16", variant=m.apply, variant_label=f"mutant {m.name}", tolerated=TOLERATED,
@@ -138,6 +138,15 @@ def test_hypothesis_failure_is_written_as_a_file(tmp_path: Path) -> None:
     assert ok
     faithful = litmus.run(lit.body, lit.header["Config"], None, ignore=lit.ignore)
     assert faithful.first is None or faithful.first[1].prop != out.prop
+
+
+@pytest.mark.stateful
+def test_hypothesis_finding_is_written_as_a_file_when_not_tolerated(tmp_path: Path) -> None:
+    out = run_machine("small16", examples=25, steps=20, out_dir=tmp_path, hypothesis_shrink=False)
+    assert out.prop is not None and out.file is not None and out.file.parent == tmp_path
+    lit = litmus.load(out.file)
+    assert lit.expected[0] == out.prop and "Hypothesis state machine" in lit.header["Origin"]
+    assert litmus.judge(lit, litmus.run(lit.body, "small16"))[0]
 
 
 # -------------------------------------------------------------------- report
