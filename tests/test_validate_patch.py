@@ -226,3 +226,12 @@ def test_v1_2017_variant_defects_are_stable(tmp_path: Path, capsys: pytest.Captu
     text = capsys.readouterr().out
     new = {line.split()[2] for line in text.splitlines() if line.startswith("  NEW VIOLATION")}
     assert V1_DEFECTS <= new, new
+
+
+@pytest.mark.unit
+@pytest.mark.parametrize("path", sorted((ROOT / "variants" / "v1_2017").glob("*.litmus")), ids=lambda p: p.stem)
+def test_v1_defect_files_replay_on_v1_and_agree_on_the_port(path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["replay", str(path), "--variant", str(ROOT / "variants" / "v1_2017.py")]) == 0
+    lit = litmus.load(path)
+    faithful = litmus.run(lit.body, lit.header["Config"], ignore=lit.ignore)
+    assert faithful.first is None  # the defect is v1's, not the 6.12 port's
