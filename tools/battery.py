@@ -118,16 +118,25 @@ def _better(cfg_text: str, calls: list[str], old: tuple[Any, ...] | None) -> boo
     return old is None or (cfg_text == "real4096", len(calls)) < (old[0] == "real4096", len(old[1]))
 
 
+def _guarded(fn: Any) -> Any:
+    def call(*args: Any) -> Any:
+        with litmus.call_deadline():
+            return fn(*args)
+
+    return call
+
+
 def _walk(cfg_text: str, seed: int, steps: int, variant: Variant | None,
           hits: dict[str, tuple[Any, ...]]) -> int:
     """One seeded walk; records the first (shortest) call sequence violating each property."""
     h = Harness(parse_config(cfg_text), variant)
+    for entry in ("pcpu_alloc", "free_percpu", "pcpu_balance_workfn"):  # each call under the deadline
+        setattr(h, entry, _guarded(getattr(h, entry)))
     rng = random.Random(seed)
     while h.step < steps:
         before = len(h.violations)
         try:
-            with litmus.call_deadline():
-                random_calls(h, rng, 1)
+            random_calls(h, rng, 1)
         except Exception as e:  # the patched port raised: the call never returns
             line = f"{litmus.CRASH} @ {cfg_text} seed {seed} step {h.step}: {type(e).__name__}: {e}"
             if _better(cfg_text, h.ops, hits.get(litmus.CRASH)):
