@@ -115,8 +115,8 @@ def _bits_strip(cv: _Canvas, mc: ModelChunk, lo: int, hi: int, x0: float, scale:
         u = v
     # one tick per unit when units are wide enough to tell apart
     if scale >= 4:
-        for k in range(1, hi - lo):
-            cv.line(x0 + k * scale, cv.y, x0 + k * scale, cv.y + STRIP_H, "#999", 0.4)
+        for tick in range(1, hi - lo):
+            cv.line(x0 + tick * scale, cv.y, x0 + tick * scale, cv.y + STRIP_H, "#999", 0.4)
     cv.rect(x0, cv.y, (hi - lo) * scale, STRIP_H, "none", "#333")
 
 
