@@ -180,7 +180,7 @@ def test_report_names_new_violations_fixes_and_no_change() -> None:
 # ------------------------------------------------------- end to end (deep)
 SMALL = ["--seeds", "0-1", "--steps", "600", "--examples", "10"]
 EXPECTED_BREAK = {
-    "e-block-right-free-without-min.patch": "inv_block_right_free",
+    "e-block-right-free-without-min.patch": "inv_chunk_contig_hint_upper",
     "alloc-keeps-s-block-scan-hint.patch": "inv_block_scan_hint",
     "free-area-keeps-first-free.patch": "inv_chunk_first_free_lower",
 }

@@ -91,9 +91,10 @@ def build_report(patched: BatteryResult, base: BatteryResult | None, title: str,
         else:
             state = "VIOLATED"
         lines.append(f"  {name:<34} {r.kind:<16} {state}")
-        if r.status == "violated" and not r.finding and r.file:
+        if r.status == "violated" and not r.finding:
             lines.append(f"      {r.where}")
-            lines.append(f"      file {r.file}, picture {r.picture}")
+            if r.file:
+                lines.append(f"      file {r.file}" + (f", picture {r.picture}" if r.picture else ""))
     lines.append("")
     lines.append("Regression corpus on the patched port:")
     for c in patched.corpus:
