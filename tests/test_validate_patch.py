@@ -57,7 +57,8 @@ BAD_PATCHES: dict[str, tuple[str, str, str]] = {
 
 @pytest.mark.unit
 @pytest.mark.parametrize("kind", sorted(BAD_PATCHES))
-def test_unusable_patch_gets_one_line_and_status_2(kind: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_unusable_patch_gets_one_line_and_status_2(kind: str, tmp_path: Path,
+                                                   capsys: pytest.CaptureFixture[str]) -> None:
     name, content, words = BAD_PATCHES[kind]
     p = tmp_path / (name or "missing.patch")
     if name:
@@ -156,8 +157,8 @@ def _result(status: dict[str, str], corpus_match: bool = True) -> BatteryResult:
                                picture=f"out/{n}.svg" if s == "violated" else None,
                                finding="F2" if n == "inv_chunk_contig_hint_in_block" else None)
              for n, s in status.items()}
-    corpus = [CorpusResult("corpus/F2.litmus", "F2", "Violates inv_chunk_contig_hint_in_block at step 3",
-                           "Violates inv_chunk_contig_hint_in_block at step 3" if corpus_match else "Agree", corpus_match)]
+    recorded = "Violates inv_chunk_contig_hint_in_block at step 3"
+    corpus = [CorpusResult("corpus/F2.litmus", "F2", recorded, recorded if corpus_match else "Agree", corpus_match)]
     return BatteryResult("x", "bounds", props, corpus, "not available", 100, 1.0)
 
 
