@@ -5,7 +5,7 @@ PY      := $(VENV)/bin/python
 STAMP   := $(VENV)/.installed
 SEED    ?= 0
 
-.PHONY: all venv test test-deep verify lint clean bench kernel-oracle replay
+.PHONY: all venv test test-deep verify lint clean bench kernel-oracle replay validate-patch
 
 all: verify
 
@@ -29,6 +29,10 @@ test-deep: $(STAMP)
 # make replay FILE=corpus/F2-chunk-contig-stale-after-free.litmus
 replay: $(STAMP)
 	$(PY) -m tools.cli replay $(FILE)
+
+# make validate-patch PATCH=variants/good/F2-chunk-hint-end-offset.patch
+validate-patch: $(STAMP)
+	$(PY) -m tools.cli validate-patch $(PATCH)
 
 verify: $(STAMP)
 	$(PY) -m tools.verify --seed $(SEED)

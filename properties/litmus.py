@@ -21,7 +21,10 @@ call per line (see README.md, "Counterexample files")::
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+import signal
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -38,7 +41,7 @@ PROPERTY_SINCE = {
         "inv_area_in_cpu_unit", "inv_no_overlap_any_cpu", "inv_area_on_populated_pages", "inv_populated_is_mapped",
         "diff_zero_on_return", "inv_percpu_memory", "inv_addr_search_owner", "diff_port_exception",
         "diff_free_live_start", "diff_alloc_not_to_depopulate", "inv_spare_free_chunks", "inv_percpu_stats_chunk",
-        "inv_ptr_to_phys",
+        "inv_ptr_to_phys", "diff_call_returns",
     }),
 }
 
@@ -50,6 +53,7 @@ def _version(text: str) -> tuple[int, ...]:
         return (0,)
 KERNEL_PIN = "linux-source-6.12 6.12.117-1~deb12u1"
 REQUIRED = ("Name", "Config", "Result")
+CRASH = "diff_call_returns"  # the pseudo-property a call that raises violates
 
 _ALLOC = re.compile(
     r"^(?P<h>[A-Za-z_]\w*) = pcpu_alloc\(size=(?P<size>\d+), align=(?P<align>\d+), "
@@ -59,6 +63,34 @@ _FREE = re.compile(r"^free_percpu\((?P<h>[A-Za-z_]\w*)\)$")
 _BALANCE = re.compile(r"^pcpu_balance_workfn\(\)$")
 _INJECT = re.compile(r"^inject_(?P<kind>page|chunk)_failures\(n=(?P<n>\d+)\)$")
 _RESULT = re.compile(r"^(Agree|Violates (?P<prop>\w+) at step (?P<step>\d+))$")
+
+
+CALL_DEADLINE_S = 20.0  # a call of a patched port (with its checks) that takes longer is taken to hang
+
+
+class CallTimeout(Exception):
+    """A call did not return within CALL_DEADLINE_S (a patched port looping forever)."""
+
+
+@contextmanager
+def call_deadline(seconds: float | None = None) -> Iterator[None]:
+    """Raises CallTimeout inside the block after ``seconds`` (default CALL_DEADLINE_S; main thread only)."""
+    seconds = CALL_DEADLINE_S if seconds is None else seconds
+
+    def expire(signum: int, frame: object) -> None:
+        raise CallTimeout(f"the call did not return within {seconds:g} s")
+
+    try:
+        old = signal.signal(signal.SIGALRM, expire)
+    except ValueError:  # not the main thread
+        yield
+        return
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, old)
 
 
 class LitmusError(ValueError):
@@ -183,36 +215,20 @@ def run(
         first = (0, boot_bad[0])
     for n, line in enumerate(body, 1):
         seen = len(h.violations)
-        if (m := _ALLOC.match(line)) is not None:
-            hd = h.pcpu_alloc(int(m.group("size")), int(m.group("align")), m.group("res") == "1", m.group("atom") == "1")
-            names[m.group("h")] = hd
-            if hd is None:
-                outcome = f"NULL ({h.pcpu.last_alloc_err or 'failed'})"
-            else:
-                area = h.model.live[hd]
-                outcome = f"chunk#{area.chunk_id} off={area.start_unit * 4} ({area.units} units)"
-        elif (m := _FREE.match(line)) is not None:
-            hd = names.get(m.group("h"))
-            if hd is None:
-                outcome = "skipped (the allocation failed)"
-            elif hd not in h.handles:
-                h.free_percpu(hd)
-                outcome = "refused: not a live allocation (double free)"
-            else:
-                area = h.model.live[hd]
-                h.free_percpu(hd)
-                outcome = f"freed {area.units * 4} bytes in chunk#{area.chunk_id}"
-        elif _BALANCE.match(line):
-            h.pcpu_balance_workfn()
-            outcome = f"chunks={len(h.pcpu.all_chunks())}"
-        elif (m := _INJECT.match(line)) is not None:
-            k = int(m.group("n"))
-            (h.inject_page_failures if m.group("kind") == "page" else h.inject_chunk_failures)(k)
-            outcome = "armed"
-        else:
-            raise LitmusError(f"line {n}: not a kernel call: {line!r}")
+        try:
+            with call_deadline():
+                outcome = _call(h, line, names)
+        except LitmusError:
+            raise
+        except Exception as e:  # a patched port that raises: the call never returns
+            h.violations.append(Violation(
+                CRASH, f"step {n}: {line}", "the call returns", f"{type(e).__name__}: {e}", raise_site(e)))
+            outcome = f"raised {type(e).__name__}"
         new = h.violations[seen:]
         steps.append(StepResult(n, line, outcome, list(new)))
+        if outcome.startswith("raised "):
+            first = first or (n, new[-1])
+            break
         if on_step:
             on_step(h, n)
         counted = [v for v in new if v.prop not in ignore]
@@ -221,6 +237,51 @@ def run(
             if stop_at_first:
                 break
     return Replay(steps, first, h)
+
+
+def raise_site(e: BaseException) -> str:
+    """Where in impl/ an exception was raised: 'impl/hints.py:123 in pcpu_block_refresh_hint'."""
+    tb = e.__traceback__
+    site = ""
+    while tb is not None:
+        fn = tb.tb_frame.f_code.co_filename
+        if "/impl/" in fn or fn.startswith("<"):
+            site = f"{fn.split('/impl/')[-1] if '/impl/' in fn else fn}:{tb.tb_lineno} in {tb.tb_frame.f_code.co_name}"
+        tb = tb.tb_next
+    return f"raised at {site}" if site else ""
+
+
+def _call(h: Harness, line: str, names: dict[str, int | None]) -> str:
+    """Applies one call line to the harness; returns the outcome text."""
+    if (m := _ALLOC.match(line)) is not None:
+        hd = h.pcpu_alloc(int(m.group("size")), int(m.group("align")), m.group("res") == "1", m.group("atom") == "1")
+        names[m.group("h")] = hd
+        if hd is None:
+            outcome = f"NULL ({h.pcpu.last_alloc_err or 'failed'})"
+        else:
+            area = h.model.live[hd]
+            outcome = f"chunk#{area.chunk_id} off={area.start_unit * 4} ({area.units} units)"
+    elif (m := _FREE.match(line)) is not None:
+        hd = names.get(m.group("h"))
+        if hd is None:
+            outcome = "skipped (the allocation failed)"
+        elif hd not in h.handles:
+            h.free_percpu(hd)
+            outcome = "refused: not a live allocation (double free)"
+        else:
+            area = h.model.live[hd]
+            h.free_percpu(hd)
+            outcome = f"freed {area.units * 4} bytes in chunk#{area.chunk_id}"
+    elif _BALANCE.match(line):
+        h.pcpu_balance_workfn()
+        outcome = f"chunks={len(h.pcpu.all_chunks())}"
+    elif (m := _INJECT.match(line)) is not None:
+        k = int(m.group("n"))
+        (h.inject_page_failures if m.group("kind") == "page" else h.inject_chunk_failures)(k)
+        outcome = "armed"
+    else:
+        raise LitmusError(f"not a kernel call: {line!r}")
+    return outcome
 
 
 def judge(lit: Litmus, replay: Replay) -> tuple[bool, str]:
@@ -234,10 +295,14 @@ def judge(lit: Litmus, replay: Replay) -> tuple[bool, str]:
     return got == want, got
 
 
-def ddmin(body: list[str], still_fails: Callable[[list[str]], bool]) -> list[str]:
-    """Plain delta debugging over lines: the shortest body found that still fails."""
+def ddmin(body: list[str], still_fails: Callable[[list[str]], bool], budget_s: float | None = None) -> list[str]:
+    """Plain delta debugging over lines: the shortest body found that still fails.
+
+    With ``budget_s``, stops after that many seconds with the shortest body so far.
+    """
+    stop = None if budget_s is None else time.monotonic() + budget_s
     n = 2
-    while len(body) >= 2:
+    while len(body) >= 2 and (stop is None or time.monotonic() < stop):
         chunk = max(1, len(body) // n)
         reduced = False
         for i in range(0, len(body), chunk):
@@ -282,15 +347,16 @@ def drop_dangling(body: list[str]) -> list[str]:
 
 
 def shrink(
-    body: list[str], cfg_text: str, prop: str, variant: Variant | None = None, ignore: frozenset[str] = frozenset()
+    body: list[str], cfg_text: str, prop: str, variant: Variant | None = None, ignore: frozenset[str] = frozenset(),
+    budget_s: float | None = None,
 ) -> list[str]:
-    """Minimizes a failing call sequence while ``prop`` is still the first violation."""
+    """Minimizes a failing call sequence while ``prop`` is still the first violation (within ``budget_s``)."""
 
     def fails(cand: list[str]) -> bool:
         r = run(drop_dangling(cand), cfg_text, variant, stop_at_first=True, ignore=ignore)
         return r.first is not None and r.first[1].prop == prop
 
-    small = ddmin(drop_dangling(body), fails)
+    small = ddmin(drop_dangling(body), fails, budget_s)
     return renumber(drop_dangling(small))
 
 

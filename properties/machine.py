@@ -12,6 +12,8 @@ which reads as a kernel call sequence.  Each rule calls the same
 
 from __future__ import annotations
 
+from typing import Any
+
 from hypothesis import strategies as st
 from hypothesis.stateful import (
     Bundle,
@@ -26,6 +28,7 @@ from hypothesis.stateful import (
 
 from impl.boot import PcpuConfig
 from properties.harness import Harness, Variant
+from properties.litmus import CRASH, call_deadline
 
 
 def sizes_for(cfg: PcpuConfig) -> st.SearchStrategy[int]:
@@ -58,10 +61,23 @@ def make_machine(
 
     class PercpuMachine(RuleBasedStateMachine):
         handles = Bundle("handles")
+        # the harness calls of the latest run that failed (Hypothesis replays the minimal one last);
+        # properties.failures.run_machine writes them out as a counterexample file
+        last_failure_calls: list[str] = []
 
         def __init__(self) -> None:
             super().__init__()
             self.h: Harness | None = None
+
+        def _call(self, fn: Any, *args: Any) -> Any:
+            """Runs one harness call under the deadline; a call that raises or hangs fails the run."""
+            assert self.h is not None
+            try:
+                with call_deadline():
+                    return fn(*args)
+            except Exception as e:
+                type(self).last_failure_calls = list(self.h.ops)
+                raise AssertionError(f"{CRASH} @ step {self.h.step}: {type(e).__name__}: {e}") from None
 
         @initialize()
         def boot(self) -> None:
@@ -72,6 +88,7 @@ def make_machine(
             assert self.h is not None
             bad = [v for v in self.h.violations if v.prop not in tolerated]
             if bad:
+                type(self).last_failure_calls = list(self.h.ops)
                 from impl.stats import percpu_stats_show
 
                 lines = [v.line() for v in bad[:5]] + ["", "percpu_stats now:", percpu_stats_show(self.h.pcpu)]
@@ -80,20 +97,20 @@ def make_machine(
         @rule(target=handles, size=sizes_for(cfg), align=aligns_for(cfg), reserved=st.booleans(), atomic=st.booleans())
         def pcpu_alloc(self, size: int, align: int, reserved: bool, atomic: bool) -> object:
             assert self.h is not None
-            handle = self.h.pcpu_alloc(size, align, reserved and cfg.reserved_size > 0, atomic)
+            handle = self._call(self.h.pcpu_alloc, size, align, reserved and cfg.reserved_size > 0, atomic)
             self._raise_new()
             return multiple() if handle is None else handle
 
         @rule(handle=consumes(handles))
         def free_percpu(self, handle: int) -> None:
             assert self.h is not None
-            self.h.free_percpu(handle)
+            self._call(self.h.free_percpu, handle)
             self._raise_new()
 
         @rule()
         def pcpu_balance_workfn(self) -> None:
             assert self.h is not None
-            self.h.pcpu_balance_workfn()
+            self._call(self.h.pcpu_balance_workfn)
             self._raise_new()
 
         @precondition(lambda self: self.h is not None and cfg.backend == "vm")

@@ -1,4 +1,6 @@
-"""Command line: ``pcpu-verify replay FILE [--json] [--show STEP]``, ``pcpu-verify stats FILE [--step N]``.
+"""Command line: ``pcpu-verify replay FILE [--json] [--show STEP] [--svg PATH] [--variant PATCH] [--stats]``,
+``pcpu-verify stats FILE [--step N]``, ``pcpu-verify unitmap CONFIG`` and
+``pcpu-verify validate-patch PATCH [--seeds 0-3] [--steps N] [--examples N] [--out DIR]``.
 
 Exit status: 0 when the replay matches the file's Result line, 1 when it
 does not, 2 for bad input (one line on stderr).
@@ -9,11 +11,15 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from pathlib import Path
 from typing import Any
 
 from properties import litmus
+from properties.failures import write_atomically
 from properties.harness import Harness
+from tools.patching import PatchError
 from tools.render import render_text
+from tools.svg import render_svg
 
 
 def stats_text(h: Harness) -> str:
@@ -55,20 +61,44 @@ class _Parser(argparse.ArgumentParser):
 
 def cmd_replay(args: argparse.Namespace) -> int:
     lit = litmus.load(args.file)
+    variant = None
+    if args.variant:
+        from tools.patching import load_variant, run_in, scratch_copy
+
+        patch, variant, _ = load_variant(args.variant)
+        if variant is None:  # a diff: replay inside a patched scratch copy
+            sub = ["tools.scratch_main", "replay", str(Path(args.file).resolve())] + (["--json"] if args.json else [])
+            if args.show is not None:
+                svg = Path(args.svg or f"out/{Path(args.file).stem}-step{args.show}.svg").resolve()
+                sub += ["--show", str(args.show), "--svg", str(svg)]
+            with scratch_copy(patch) as root:
+                r = run_in(root, sub)
+            sys.stdout.write(r.stdout)
+            sys.stderr.write(r.stderr)
+            return r.returncode
     states: list[dict[str, Any]] = []
     shown: list[str] = []
+    pictures: list[str] = []
 
     def on_step(h: Harness, n: int) -> None:
         if args.json:
             states.append({"step": n, "chunks": _chunk_state(h)})
         if args.show is not None and n == args.show:
             shown.append(render_text(h))
+            bad = [v.line() for v in h.violations if v.where.startswith(f"step {n}:")]
+            pictures.append(render_svg(h, f"{lit.header['Name']}: after step {n}", bad[0] if bad else ""))
 
     if args.show is not None and not 0 <= args.show <= len(lit.body):
         raise litmus.LitmusError(f"--show {args.show}: the file has steps 1..{len(lit.body)}")
-    rep = litmus.run(lit.body, lit.header["Config"], on_step=on_step, ignore=lit.ignore)
+    rep = litmus.run(lit.body, lit.header["Config"], variant, on_step=on_step, ignore=lit.ignore)
     if args.show == 0:
-        shown.append(render_text(litmus.run([], lit.header["Config"]).harness))
+        h0 = litmus.run([], lit.header["Config"]).harness
+        shown.append(render_text(h0))
+        pictures.append(render_svg(h0, f"{lit.header['Name']}: after boot"))
+    if pictures:
+        svg_path = Path(args.svg or f"out/{Path(args.file).stem}-step{args.show}.svg")
+        write_atomically(svg_path, pictures[0])
+        shown.append(f"picture: {svg_path}")
     ok, got = litmus.judge(lit, rep)
     if args.json:
         doc = {
@@ -142,6 +172,22 @@ def cmd_unitmap(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_validate_patch(args: argparse.Namespace) -> int:
+    from tools.battery import Budget
+    from tools.find import parse_seeds
+    from tools.validate import validate
+
+    try:
+        seeds = parse_seeds(args.seeds)
+    except ValueError:
+        raise _Usage(f"--seeds {args.seeds!r}: expected e.g. 0-3 or 0,5,9") from None
+    if not seeds or args.steps <= 0 or args.examples <= 0:
+        raise _Usage("--seeds, --steps and --examples must be positive")
+    status, text = validate(args.patch, Budget(seeds=seeds, steps=args.steps, examples=args.examples), args.out)
+    print(text, end="")
+    return status
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = _Parser(prog="pcpu-verify")
     sub = ap.add_subparsers(dest="cmd")
@@ -150,20 +196,30 @@ def main(argv: list[str] | None = None) -> int:
     rp.add_argument("--json", action="store_true")
     rp.add_argument("--show", type=int, default=None, metavar="STEP")
     rp.add_argument("--stats", action="store_true", help="print the percpu_stats dump at the first violation")
+    rp.add_argument("--svg", default=None, metavar="PATH", help="where --show writes its picture (default out/)")
+    rp.add_argument("--variant", default=None, metavar="PATCH", help="replay on the port with this diff or module")
     up = sub.add_parser("unitmap", help="boot a configuration and print its unit map")
     up.add_argument("config", help='a preset and knobs, e.g. "debian-smp4 nodes=0,0,1,1"')
     sp = sub.add_parser("stats", help="print the percpu_stats dump of a state of a counterexample file")
     sp.add_argument("file")
     sp.add_argument("--step", type=int, default=None, metavar="N")
+    vp = sub.add_parser("validate-patch", help="run the battery on a patched port and report")
+    vp.add_argument("patch")
+    vp.add_argument("--seeds", default="0-3", help="seeded walks per configuration (default 0-3)")
+    vp.add_argument("--steps", type=int, default=1000, help="steps per seeded walk (default 1000)")
+    vp.add_argument("--examples", type=int, default=30, help="Hypothesis examples (default 30)")
+    vp.add_argument("--out", default="out/validate", help="where files, pictures and the report go")
+    commands = {"replay": cmd_replay, "stats": cmd_stats, "unitmap": cmd_unitmap, "validate-patch": cmd_validate_patch}
     try:
         args = ap.parse_args(argv)
         if args.cmd is None:
-            raise _Usage("a command is required: replay, stats, unitmap")
-        if args.cmd == "unitmap":
-            return cmd_unitmap(args)
-        return cmd_stats(args) if args.cmd == "stats" else cmd_replay(args)
-    except (_Usage, litmus.LitmusError) as e:
+            raise _Usage(f"a command is required: {', '.join(commands)}")
+        return commands[args.cmd](args)
+    except (_Usage, litmus.LitmusError, PatchError) as e:
         print(f"pcpu-verify: {e}", file=sys.stderr)
+        return 2
+    except OSError as e:  # an output file that cannot be written
+        print(f"pcpu-verify: {e.filename}: {e.strerror}", file=sys.stderr)
         return 2
     except SystemExit as e:  # argparse --help
         return int(e.code or 0)
