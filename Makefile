@@ -5,7 +5,7 @@ PY      := $(VENV)/bin/python
 STAMP   := $(VENV)/.installed
 SEED    ?= 0
 
-.PHONY: all venv test test-deep verify lint clean bench kernel-oracle replay
+.PHONY: all venv test test-deep verify lint clean bench kernel-oracle replay bench-tables
 
 all: verify
 
@@ -39,6 +39,11 @@ lint: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) -m tools.bench_machine
+
+# the design documents' tables, reproduced (docs/bench/tables.md + PNGs); N objects per experiment
+N ?= 10000
+bench-tables: $(STAMP)
+	$(PY) -m tools.bench_tables --n $(N) --out docs/bench
 
 clean:
 	rm -rf $(VENV) build
