@@ -1,6 +1,7 @@
 """The fuzz targets run under pytest-xdist on two workers and under HypoFuzz (tests/fuzz_targets.py)."""
 
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -29,11 +30,13 @@ def test_hypofuzz_collects_and_fuzzes_the_targets(tmp_path: Path) -> None:
     env = dict(os.environ, HYPOTHESIS_PROFILE="fuzz")
     cmd = [str(BIN / "hypothesis"), "fuzz", "-n", "1", "--no-dashboard", "--",
            str(ROOT / "tests" / "fuzz_targets.py"), "-k", "Small16", "-p", "no:cacheprovider"]
+    proc = subprocess.Popen(cmd, cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            text=True, start_new_session=True)
     try:
-        r = subprocess.run(cmd, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=25)
-        out = r.stdout + r.stderr
-        pytest.fail(f"hypothesis fuzz stopped on its own (status {r.returncode}):\n{out[-3000:]}")
-    except subprocess.TimeoutExpired as e:
-        out = (e.stdout or b"").decode() + (e.stderr or b"").decode()
+        out, _ = proc.communicate(timeout=25)
+        pytest.fail(f"hypothesis fuzz stopped on its own (status {proc.returncode}):\n{out[-3000:]}")
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGTERM)  # the fuzzer and its worker processes, this session only
+        out, _ = proc.communicate(timeout=30)
     assert "to fuzz 2 tests" in out, out[-3000:]  # the two Small16 targets (bitmap and area map)
     assert "Traceback" not in out and "AssertionError" not in out, out[-3000:]

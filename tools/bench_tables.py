@@ -146,7 +146,9 @@ def workload_half(d: Any, size: int, n: int) -> list[Callable[[], Any]]:
     return [lambda: hs.extend(d.alloc(size, 4) for _ in range(n)), lambda: [d.free(h) for h in hs]]
 
 
-def measure(make: Callable[[], Any], phases_of: Callable[[Any], list[Callable[[], Any]]], count: bool) -> dict[str, Any]:
+def measure(
+    make: Callable[[], Any], phases_of: Callable[[Any], list[Callable[[], Any]]], count: bool
+) -> dict[str, Any]:
     """Runs the phases once timed; with ``count``, once more on a fresh driver with counters."""
     d = make()
     phases = phases_of(d)

@@ -5,8 +5,11 @@
 Replays every counterexample file in corpus/ (each must give its recorded
 result: a mutant that hides a kernel finding is caught here) and runs seeded
 walks (tools.find) on small16 and small32 with the ledger's findings
-tolerated.  Prints one line ``KILLED-BY: name,...`` naming every check that
-failed (a property, ``corpus:<file>`` or ``exception:<type>``) and exits 1, or
+tolerated, and the chunk-level C differential (the port's offsets and
+every hint against the kernel's own C, oracle/, as tests/test_port_vs_c.py
+does; skipped with a note when the oracle is not built).  Prints one line
+``KILLED-BY: name,...`` naming every check that failed (a property,
+``corpus:<file>``, ``c_differential`` or ``exception:<type>``) and exits 1, or
 prints ``SURVIVED`` and exits 0.  Deterministic: the seeds are printed.
 """
 
@@ -22,6 +25,48 @@ from tools.find import campaign, parse_seeds
 
 ROOT = Path(__file__).resolve().parent.parent
 CONFIGS = ("small16", "small32")
+C_SHIFT = 6  # 64-byte pages: the small16 block
+
+
+def c_differential(seeds: list[int], steps: int) -> str | None:
+    """None when the port agrees with the C bit for bit; else the first difference."""
+    import random
+
+    from impl.boot import boot, small_config
+    from oracle.cpercpu import COracle
+
+    co = COracle(C_SHIFT, 8)
+    ps = 1 << C_SHIFT
+    pc = boot(small_config(ps // 4))
+    for seed in seeds:
+        rng = random.Random(seed)
+        ch = pc.pcpu_alloc_chunk(0)
+        pc.pcpu_chunk_populated(ch, 0, ch.nr_pages)
+        pc.pcpu_chunk_relocate(ch, -1)
+        hc = co.new_chunk("dynamic")
+        live: list[int] = []
+        for step in range(steps):
+            if live and rng.random() < 0.45:
+                off = live.pop(rng.randrange(len(live)))
+                a, b = pc.pcpu_free_area(ch, off), co.free(hc, off)
+            else:
+                bits = rng.choice([1, 2, 3, 5, 8, 15, 16, 17, 33, ps // 4, ps // 4 + 1, rng.randint(1, 3 * ps // 4)])
+                align = rng.choice([1, 1, 2, 4, 8, 16, ps // 4])
+                s = pc.pcpu_find_block_fit(ch, bits, align, False)
+                a = -1 if s < 0 else pc.pcpu_alloc_area(ch, bits, align, s)
+                b = co.alloc(hc, bits, align)
+                if a >= 0:
+                    live.append(a)
+            if a != b:
+                return f"seed {seed} step {step}: offset python {a}, C {b}"
+            sc = co.snapshot(hc)
+            sp = {"alloc_map": ch.alloc_map.bits, "chunk_md": ch.chunk_md.as_tuple(),
+                  "md_blocks": [md.as_tuple() for md in ch.md_blocks], "free_bytes": ch.free_bytes}
+            for k, v in sp.items():
+                if v != sc[k]:
+                    return f"seed {seed} step {step}: {k} differs"
+        co.destroy(hc)
+    return None
 
 
 def probe(seeds: list[int], steps: int) -> list[str]:
@@ -44,6 +89,16 @@ def probe(seeds: list[int], steps: int) -> list[str]:
             killed.append(f"exception:{type(e).__name__}")
             continue
         killed += sorted(hits)
+    try:
+        diff = c_differential(seeds, steps)
+    except ImportError as e:
+        print(f"C differential skipped: {e}")
+        diff = None
+    except Exception as e:  # noqa: BLE001
+        diff = f"exception {type(e).__name__}"
+    if diff is not None:
+        print(f"C differential: {diff}")
+        killed.append("c_differential")
     return sorted(set(killed))
 
 

@@ -23,7 +23,7 @@ from pathlib import Path
 from hypothesis import HealthCheck, settings
 from hypothesis.stateful import run_state_machine_as_test
 
-from properties import litmus
+from properties import branch_coverage, litmus
 from properties.configs import parse_config
 from properties.harness import Harness
 from properties.machine import make_machine
@@ -101,6 +101,10 @@ def main(argv: list[str] | None = None) -> int:
             print(f"  {name:<9} seed {seed:<6} {h.step} steps {h.step / dt:7.0f} steps/s  "
                   f"chunks {len(h.pcpu.all_chunks())}  violations {len(h.violations)}")
 
+    # branches of the hint-update functions, as interesting states: one more small16 walk under coverage
+    branches = branch_coverage.measure(
+        lambda: random_calls(Harness(parse_config("small16")), random.Random(args.seed * 1000), args.steps))
+
     print("\n== Hypothesis state machine (derandomized)")
     for name in ("small16", "real4096"):
         cfg = parse_config(name)
@@ -148,6 +152,12 @@ def main(argv: list[str] | None = None) -> int:
     for ev in REQUIRED_STATES:
         if not events[ev]:
             missing.append(ev)
+    print(f"  hint-update branches taken: {len(branches.reached())}/{len(branches.all_branches())}"
+          f" (required {len(branch_coverage.REQUIRED_BRANCHES)})")
+    for b in branches.all_branches():
+        if b not in branches.reached():
+            print(f"  {b:<32} never{'  (REQUIRED)' if b in branch_coverage.REQUIRED_BRANCHES else ''}")
+    missing += branches.missing(branch_coverage.REQUIRED_BRANCHES)
     if missing:
         print(f"  REQUIRED STATES NEVER REACHED: {', '.join(missing)}")
 
