@@ -65,7 +65,12 @@ def measure(name: str, apply: Callable[[Percpu], None], cfg: str, seeds: list[in
     first: tuple[str, list[str]] | None = None
     for seed in seeds:
         t = time.perf_counter()
-        hits = campaign(cfg, [seed], steps, TOLERATED, apply, verbose=False)
+        try:
+            hits = campaign(cfg, [seed], steps, TOLERATED, apply, verbose=False)
+        except Exception as e:  # noqa: BLE001  (the mutant crashes the port: detected, but no program to shrink)
+            times.append(time.perf_counter() - t)
+            props.append(f"crash:{type(e).__name__}")
+            continue
         dt = time.perf_counter() - t
         if hits:
             prop, (_, calls) = next(iter(hits.items()))
@@ -80,7 +85,7 @@ def measure(name: str, apply: Callable[[Percpu], None], cfg: str, seeds: list[in
     return {
         "name": name, "detected": len(times), "seeds": len(seeds),
         "median_s": statistics.median(times) if times else None,
-        "median_steps": statistics.median(counts) if counts else None,
+        "median_steps": statistics.median(counts) if counts else None,  # seeds that crashed are not counted
         "property": max(set(props), key=props.count) if props else None, "shrunk": shrunk,
     }
 
