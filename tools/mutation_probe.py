@@ -41,9 +41,13 @@ def c_differential(seeds: list[int], steps: int) -> str | None:
     for seed in seeds:
         rng = random.Random(seed)
         ch = pc.pcpu_alloc_chunk(0)
-        pc.pcpu_chunk_populated(ch, 0, ch.nr_pages)
+        # odd seeds: only the first half populated, so atomic (pop_only) searches differ from plain ones
+        pop_end = ch.nr_pages if seed % 2 == 0 else ch.nr_pages // 2
+        pc.pcpu_chunk_populated(ch, 0, pop_end)
         pc.pcpu_chunk_relocate(ch, -1)
-        hc = co.new_chunk("dynamic")
+        hc = co.new_chunk("dynamic", populated=pop_end == ch.nr_pages)
+        if pop_end != ch.nr_pages:
+            co.populate(hc, 0, pop_end)
         live: list[int] = []
         for step in range(steps):
             if live and rng.random() < 0.45:
@@ -52,9 +56,10 @@ def c_differential(seeds: list[int], steps: int) -> str | None:
             else:
                 bits = rng.choice([1, 2, 3, 5, 8, 15, 16, 17, 33, ps // 4, ps // 4 + 1, rng.randint(1, 3 * ps // 4)])
                 align = rng.choice([1, 1, 2, 4, 8, 16, ps // 4])
-                s = pc.pcpu_find_block_fit(ch, bits, align, False)
+                pop_only = seed % 2 == 1 and rng.random() < 0.5
+                s = pc.pcpu_find_block_fit(ch, bits, align, pop_only)
                 a = -1 if s < 0 else pc.pcpu_alloc_area(ch, bits, align, s)
-                b = co.alloc(hc, bits, align)
+                b = co.alloc(hc, bits, align, pop_only)
                 if a >= 0:
                     live.append(a)
             if a != b:
