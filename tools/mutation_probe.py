@@ -41,13 +41,15 @@ def c_differential(seeds: list[int], steps: int) -> str | None:
     for seed in seeds:
         rng = random.Random(seed)
         ch = pc.pcpu_alloc_chunk(0)
-        # odd seeds: only the first half populated, so atomic (pop_only) searches differ from plain ones
-        pop_end = ch.nr_pages if seed % 2 == 0 else ch.nr_pages // 2
-        pc.pcpu_chunk_populated(ch, 0, pop_end)
+        # odd seeds: an unpopulated hole in the middle, so atomic (pop_only) searches must skip it
+        n = ch.nr_pages
+        runs = [(0, n)] if seed % 2 == 0 else [(0, n // 4), (n // 2, n)]
+        hc = co.new_chunk("dynamic", populated=seed % 2 == 0)
+        for rs, re in runs:
+            pc.pcpu_chunk_populated(ch, rs, re)
+            if seed % 2:
+                co.populate(hc, rs, re)
         pc.pcpu_chunk_relocate(ch, -1)
-        hc = co.new_chunk("dynamic", populated=pop_end == ch.nr_pages)
-        if pop_end != ch.nr_pages:
-            co.populate(hc, 0, pop_end)
         live: list[int] = []
         for step in range(steps):
             if live and rng.random() < 0.45:

@@ -39,8 +39,10 @@ def load(session: Path) -> list[dict[str, object]]:
         for line in (output or "").splitlines():
             if line.startswith("KILLED-BY: "):
                 killed_by = line.removeprefix("KILLED-BY: ").split(",")
-        if worker == "TIMEOUT":
-            killed_by = ["timeout"]
+        if worker == "TIMEOUT" or (output or "").strip() == "timeout":
+            killed_by = ["timeout"]  # the probe ran past cosmic-ray's timeout: the mutant loops
+        elif test == "KILLED" and not killed_by:
+            killed_by = ["probe-crash"]  # the probe itself exited non-zero before its KILLED-BY line
         plus = [ln for ln in (diff or "").splitlines() if ln.startswith("+") and not ln.startswith("+++")]
         changed = [ln[1:].strip() for ln in plus]
         out.append({"id": mutant_id(module, row, op, occ), "function": defn, "worker": worker, "test": test,
