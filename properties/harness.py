@@ -260,7 +260,8 @@ class Harness:
         """Everything the per-chunk checks and state counts read; equal means nothing to redo."""
         return (mc.version, c.alloc_map.bits, c.chunk_md.as_tuple(), tuple(b.as_tuple() for b in c.md_blocks),
                 c.free_bytes, c.bound_map.bits, c.populated.bits, c.nr_populated, c.nr_empty_pop_pages,
-                self.pcpu.slot_of(c), c.isolated) + (self.impl.signature_extra(c) if self.impl.signature_extra else ())
+                self.pcpu.slot_of(c), c.isolated,
+                *(self.impl.signature_extra(c) if self.impl.signature_extra else ()))
 
     def _state_flags(self, c: pcpu_chunk, mc: ModelChunk) -> tuple[str, ...]:
         """The interesting states one chunk is in."""
