@@ -25,18 +25,28 @@ from tools.find import campaign, parse_seeds
 
 ROOT = Path(__file__).resolve().parent.parent
 CONFIGS = ("small16", "small32")
-C_SHIFT = 6  # 64-byte pages: the small16 block
+C_SHIFTS = (6, 8)  # 64- and 256-byte pages: 16- and 64-bit blocks
+C_SEEDS = 8  # chunk-level runs are cheap: more seeds and steps than the walks
+C_STEPS = 600
 
 
 def c_differential(seeds: list[int], steps: int) -> str | None:
-    """None when the port agrees with the C bit for bit; else the first difference."""
+    """None when the port agrees with the C bit for bit, for every page size in C_SHIFTS; else the first difference."""
+    for shift in C_SHIFTS:
+        diff = _c_differential(shift, seeds, steps)
+        if diff is not None:
+            return f"PAGE_SHIFT {shift}: {diff}"
+    return None
+
+
+def _c_differential(shift: int, seeds: list[int], steps: int) -> str | None:
     import random
 
     from impl.boot import boot, small_config
     from oracle.cpercpu import COracle
 
-    co = COracle(C_SHIFT, 8)
-    ps = 1 << C_SHIFT
+    co = COracle(shift, 8)
+    ps = 1 << shift
     pc = boot(small_config(ps // 4))
     for seed in seeds:
         rng = random.Random(seed)
@@ -97,7 +107,7 @@ def probe(seeds: list[int], steps: int) -> list[str]:
             continue
         killed += sorted(hits)
     try:
-        diff = c_differential(seeds, steps)
+        diff = c_differential(list(range(C_SEEDS)), C_STEPS)
     except ImportError as e:
         print(f"C differential skipped: {e}")
         diff = None
