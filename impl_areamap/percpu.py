@@ -447,8 +447,8 @@ class AreaMapPercpu(Percpu):
                     return self._pcpu_alloc_fail(reserved, is_atomic, size, align, "failed to populate", do_warn)
                 self.pcpu_chunk_populated(chunk, rs, re)
 
-        if chunk is not self.pcpu_reserved_chunk:
-            self.pcpu_update_empty_pages(chunk, -occ_pages)
+        # 4.12 skipped the reserved chunk here; the 6.12 helper keeps it out of the global count itself
+        self.pcpu_update_empty_pages(chunk, -occ_pages)
 
         if self.pcpu_nr_empty_pop_pages < PCPU_EMPTY_POP_PAGES_LOW:
             self.pcpu_schedule_balance_work()
@@ -479,8 +479,7 @@ class AreaMapPercpu(Percpu):
         occ_pages = self.pcpu_free_area(chunk, off)
         self.last_free_size = chunk.free_bytes - before
 
-        if chunk is not self.pcpu_reserved_chunk:
-            self.pcpu_update_empty_pages(chunk, occ_pages)
+        self.pcpu_update_empty_pages(chunk, occ_pages)  # see pcpu_alloc(): reserved chunk kept out of the global count
 
         # more than one wholly free chunk: wake the reaper
         if chunk.free_bytes == self.pcpu_unit_size:

@@ -105,6 +105,17 @@ def main(argv: list[str] | None = None) -> int:
     branches = branch_coverage.measure(
         lambda: random_calls(Harness(parse_config("small16")), random.Random(args.seed * 1000), args.steps))
 
+    print("\n== area-map baseline (impl_areamap/, same harness and model)")
+    areamap_bad = []
+    for name in ("small16", "small64"):
+        h = Harness(parse_config(name), implementation="areamap")
+        random_calls(h, random.Random(args.seed * 1000), args.steps // 2)
+        areamap_bad += h.violations
+        print(f"  {name:<9} seed {args.seed * 1000:<6} {h.step} steps  chunks {len(h.pcpu.all_chunks())}"
+              f"  violations {len(h.violations)}")
+    for v in areamap_bad[:3]:
+        print(f"  VIOLATED: {v.line()}")
+
     print("\n== Hypothesis state machine (derandomized)")
     for name in ("small16", "real4096"):
         cfg = parse_config(name)
@@ -162,12 +173,14 @@ def main(argv: list[str] | None = None) -> int:
         print(f"  REQUIRED STATES NEVER REACHED: {', '.join(missing)}")
 
     elapsed = time.time() - t0
-    ok = corpus_ok and not new_violation and not missing
+    ok = corpus_ok and not new_violation and not missing and not areamap_bad
     print(f"\n== verdict: {'PASS' if ok else 'FAIL'}  ({steps_total} walk steps, {elapsed:.0f} s, seed {args.seed})")
     if not corpus_ok:
         print("   corpus mismatch or a ledger finding no longer reproduces")
     if new_violation:
         print("   a property without a ledger entry was violated")
+    if areamap_bad:
+        print("   the area-map baseline violated a property")
     return 0 if ok else 1
 
 
