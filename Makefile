@@ -5,7 +5,7 @@ PY      := $(VENV)/bin/python
 STAMP   := $(VENV)/.installed
 SEED    ?= 0
 
-.PHONY: all venv test test-deep verify lint clean bench kernel-oracle replay validate-patch
+.PHONY: all venv test test-deep verify lint clean bench kernel-oracle replay validate-patch bench-tables mutation mutation-report time-to-detect
 
 all: verify
 
@@ -44,5 +44,27 @@ lint: $(STAMP)
 bench: $(STAMP)
 	$(PY) -m tools.bench_machine
 
+# the design documents' tables, reproduced (docs/bench/tables.md + PNGs); N objects per experiment
+N ?= 10000
+bench-tables: $(STAMP)
+	$(PY) -m tools.bench_tables --n $(N) --out docs/bench
+
 clean:
 	rm -rf $(VENV) build
+
+# mutation score of impl/hints.py + impl/search.py: cosmic-ray in a scratch copy (build/mutation), never the tree
+MUT := build/mutation
+mutation: $(STAMP)
+	rm -rf $(MUT) && mkdir -p $(MUT)/build
+	git ls-files -z | xargs -0 cp --parents -t $(MUT)
+	cp -r build/oracle $(MUT)/build/ && ln -s ../../ksrc $(MUT)/build/ksrc
+	cd $(MUT) && ../../$(VENV)/bin/cosmic-ray init ../../docs/mutation/cr.toml cr.sqlite
+	cd $(MUT) && ../../$(VENV)/bin/cr-filter-operators cr.sqlite ../../docs/mutation/cr.toml
+	cd $(MUT) && ../../$(VENV)/bin/cosmic-ray exec ../../docs/mutation/cr.toml cr.sqlite
+	$(PY) -m tools.mutation_report $(MUT)/cr.sqlite
+
+mutation-report: $(STAMP)
+	$(PY) -m tools.mutation_report $(MUT)/cr.sqlite
+
+time-to-detect: $(STAMP)
+	$(PY) -m tools.time_to_detect --seeds 0-4 --steps 800

@@ -80,10 +80,10 @@ def small_config(block_bits: int = 16, **kw: object) -> PcpuConfig:
     return PcpuConfig(**base)  # type: ignore[arg-type]
 
 
-def boot(cfg: PcpuConfig) -> Percpu:
-    """Boots a :class:`Percpu` from ``cfg`` through the kernel's set-up code."""
+def boot(cfg: PcpuConfig, cls: type[Percpu] = Percpu) -> Percpu:
+    """Boots a :class:`Percpu` (or the subclass ``cls``) from ``cfg`` through the kernel's set-up code."""
     geo = cfg.geometry()
-    pcpu = Percpu(geo, list(cfg.possible_cpus), cfg.nr_cpu_ids, cfg.backend)
+    pcpu = cls(geo, list(cfg.possible_cpus), cfg.nr_cpu_ids, cfg.backend)
     ai = pcpu_build_alloc_info(
         cfg.reserved_size,
         cfg.dyn_size,

@@ -60,23 +60,15 @@ def inv_free_bytes(pcpu: Any, chunk: Any, mc: ModelChunk) -> Result:
     return None
 
 
-def _slot_for(pcpu: Any, chunk: Any) -> int:
-    """The slot a chunk belongs on, from its free bytes and claimed contig_hint.
-
-    Written from the slot rules (mm/percpu.c header and PCPU_SLOT_BASE_SHIFT),
-    not by calling the port's pcpu_chunk_slot(), so a defect there shows.
-    """
-    contig_bytes = chunk.chunk_md.contig_hint * 4
-    if chunk.free_bytes < 4 or contig_bytes == 0:
-        return 0
-    if contig_bytes == pcpu.pcpu_unit_size:
-        return pcpu.pcpu_free_slot
-    return max(contig_bytes.bit_length() - 5 + 2, 1)
+def size_slot(pcpu: Any, size_bytes: int) -> int:
+    """The size slot of ``size_bytes`` (PCPU_SLOT_BASE_SHIFT 5); a whole unit is the free slot."""
+    if size_bytes == pcpu.pcpu_unit_size:
+        return int(pcpu.pcpu_free_slot)
+    return max(size_bytes.bit_length() - 5 + 2, 1)
 
 
-@prop(EXACT, "chunk_state")
-def inv_chunk_slot(pcpu: Any, chunk: Any, mc: ModelChunk) -> Result:
-    """percpu.c pcpu_chunk_relocate(): a chunk sits on the slot of its contig_hint.
+def slot_check(pcpu: Any, chunk: Any, want: int) -> Result:
+    """A chunk sits on slot ``want``, or where a documented kernel path may leave it.
 
     Allowed exceptions, each from the kernel: the reserved chunk is on no
     list; isolated chunks sit on to_depopulate or sidelined; a chunk whose
@@ -87,7 +79,6 @@ def inv_chunk_slot(pcpu: Any, chunk: Any, mc: ModelChunk) -> Result:
     slot = pcpu.slot_of(chunk)
     if chunk is pcpu.pcpu_reserved_chunk:
         return None if slot == -1 else ("no slot", slot, "reserved chunk")
-    want = _slot_for(pcpu, chunk)
     if slot == want:
         return None
     if chunk.isolated and slot == pcpu.pcpu_to_depopulate_slot:
@@ -97,6 +88,19 @@ def inv_chunk_slot(pcpu: Any, chunk: Any, mc: ModelChunk) -> Result:
     if slot == 0 and want < PCPU_SLOT_FAIL_THRESHOLD:
         return None
     return want, slot, f"isolated={chunk.isolated}"
+
+
+@prop(EXACT, "chunk_state")
+def inv_chunk_slot(pcpu: Any, chunk: Any, mc: ModelChunk) -> Result:
+    """percpu.c pcpu_chunk_relocate(): a chunk sits on the slot of its contig_hint.
+
+    The expected slot is written from the slot rules, not by calling the
+    port's pcpu_chunk_slot(), so a defect there shows.
+    """
+    contig_bytes = chunk.chunk_md.contig_hint * 4
+    if chunk.free_bytes < 4 or contig_bytes == 0:
+        return slot_check(pcpu, chunk, 0)
+    return slot_check(pcpu, chunk, size_slot(pcpu, contig_bytes))
 
 
 @prop(EXACT, "chunk_state")

@@ -12,17 +12,16 @@ from collections import Counter
 from collections.abc import Callable
 from typing import Any
 
-from impl.boot import PcpuConfig, boot
+from impl.boot import PcpuConfig
 from impl.chunk import KernelOops
 from impl.internal import pcpu_chunk
 from impl.kernel import GFP_ATOMIC, GFP_KERNEL
 from impl.percpu import Percpu
 from model.chunk import ModelChunk
 from model.system import Live, SystemModel
-from properties import bookkeeping, invariants, stats  # noqa: F401 - stats registers its property
+from properties import bookkeeping, implementations, invariants, stats
 from properties.memory import MemoryChecks
-from properties.registry import Violation, by_scope
-from properties.slack import miss_allowed
+from properties.registry import Violation
 
 Variant = Callable[[Percpu], None]
 
@@ -30,9 +29,13 @@ Variant = Callable[[Percpu], None]
 class Harness:
     """The port under test, the model, and the checks between them."""
 
-    def __init__(self, cfg: PcpuConfig, variant: Variant | None = None, *, check_every_step: bool = True) -> None:
+    def __init__(
+        self, cfg: PcpuConfig, variant: Variant | None = None, *, check_every_step: bool = True,
+        implementation: str = "bitmap",
+    ) -> None:
         self.cfg = cfg
-        self.pcpu = boot(cfg)
+        self.impl = implementations.implementation(implementation)
+        self.pcpu = self.impl.boot(cfg)
         if variant is not None:
             variant(self.pcpu)
         self.pcpu.tracing = True
@@ -117,6 +120,7 @@ class Harness:
         populated = {c.id: c.populated.bits for c in chunks}
         isolated = {c.id for c in chunks if c.isolated}
         slots = {c.id: pcpu.slot_of(c) for c in chunks}
+        room = self.impl.snapshot(chunks) if self.impl.snapshot else {}
         pcpu.trace_log.clear()
         armed = pcpu.machine.fail_page_allocs > 0 or pcpu.machine.fail_chunk_allocs > 0
         gfp = GFP_ATOMIC if atomic else GFP_KERNEL
@@ -133,14 +137,16 @@ class Harness:
         if ptr is None:
             self.events["alloc_failed"] += 1
             err = pcpu.last_alloc_err
-            if err in ("failed to populate", "failed to allocate new chunk"):
+            if err in self.impl.injected_errors:
                 # only an injected failure may explain these
                 self.events["alloc_failed_injected"] += 1
                 self._recheck_all_memory = True  # nothing live may be lost by the failure path
                 if not armed:
                     self._fail("diff_alloc_failure_justified", "pcpu_alloc", "an injected failure", err)
-            if legal and err != "failed to populate":
-                self._judge_misses(units, align_units, reserved, atomic, before, populated, isolated, slots, size)
+            if legal and err not in self.impl.unjudged_errors:
+                self._judge_misses(
+                    units, align_units, reserved, atomic, before, populated, isolated, slots, size, room=room
+                )
         else:
             if not legal:
                 self._fail("diff_illegal_request_refused", "pcpu_alloc", "NULL", hex(ptr), f"size={size} align={align}")
@@ -168,7 +174,10 @@ class Harness:
             if not atomic and not self._on_pages(chunk.populated.bits, start, units):
                 self._fail("diff_area_populated", f"chunk#{chunk.id}", "pages populated on return", f"area at unit {start}")
             if created:
-                self._judge_misses(units, align_units, reserved, atomic, before, populated, isolated, slots, size, new_chunk=True)
+                self._judge_misses(
+                    units, align_units, reserved, atomic, before, populated, isolated, slots, size,
+                    new_chunk=True, room=room,
+                )
             handle = self.next_handle - 1
             self.model.record_alloc(handle, Live(chunk.id, start, units, size, align, reserved))
             self.handles[handle] = ptr
@@ -282,6 +291,7 @@ class Harness:
     def _judge_misses(
         self, units: int, align_units: int, reserved: bool, atomic: bool, before: set[int],
         populated: dict[int, int], isolated: set[int], slots: dict[int, int], size: int, new_chunk: bool = False,
+        room: dict[int, Any] | None = None,
     ) -> None:
         """Every chunk the request could have used must have missed within slack."""
         pcpu = self.pcpu
@@ -295,8 +305,8 @@ class Harness:
                 continue
             if not (reserved and rc is not None) and is_res:
                 continue
-            ok, why = miss_allowed(
-                self.model.chunks[cid], units, align_units,
+            ok, why = self.impl.miss_allowed(
+                self.model.chunks[cid], units, align_units, spare_entries=(room or {}).get(cid),
                 populated_only=populated[cid] if atomic else None,
                 isolated=cid in isolated,
                 demoted=slots.get(cid, -1) < req_slot and not is_res,
@@ -331,10 +341,13 @@ class Harness:
         """Everything the per-chunk checks and state counts read; equal means nothing to redo."""
         return (mc.version, c.alloc_map.bits, c.chunk_md.as_tuple(), tuple(b.as_tuple() for b in c.md_blocks),
                 c.free_bytes, c.bound_map.bits, c.populated.bits, c.nr_populated, c.nr_empty_pop_pages,
-                self.pcpu.slot_of(c), c.isolated)
+                self.pcpu.slot_of(c), c.isolated,
+                *(self.impl.signature_extra(c) if self.impl.signature_extra else ()))
 
     def _state_flags(self, c: pcpu_chunk, mc: ModelChunk) -> tuple[str, ...]:
         """The interesting states one chunk is in."""
+        if self.impl.state_flags is not None:
+            return self.impl.state_flags(c, mc)
         flags = []
         if c.free_bytes == 0 or c.chunk_md.contig_hint == 0:
             flags.append("state_full_chunk")
@@ -385,9 +398,9 @@ class Harness:
         if sigs is None:
             sigs = self._signatures()
         bb = self.cfg.page_size // 4
-        block_props = by_scope("block")
-        chunk_props = by_scope("chunk")
-        state_props = by_scope("chunk_state")
+        block_props = self.impl.block_props
+        chunk_props = self.impl.chunk_props
+        state_props = self.impl.state_props
         # per-CPU memory first: a lost page explains the counters that follow from it
         found += self.memory.check(force or self._recheck_all_memory)
         self._recheck_all_memory = False
@@ -424,7 +437,7 @@ class Harness:
                 continue
             if force or self._stats_due or len(mc.live) <= stats.EVERY_STEP_MAX_LIVE:
                 self._stats_pending.discard(c.id)
-                for p in by_scope("chunk_stats"):
+                for p in self.impl.stats_props:
                     r = p.fn(pcpu, c, mc)
                     if r is not None:
                         found.append(Violation(p.name, f"step {self.step}: chunk#{c.id}", *r))

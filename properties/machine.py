@@ -51,12 +51,14 @@ def make_machine(
     variant: Variant | None = None,
     tolerated: frozenset[str] = frozenset(),
     name: str = "PercpuMachine",
+    implementation: str = "bitmap",
 ) -> type[RuleBasedStateMachine]:
     """A state machine class for one configuration (and optionally a mutant).
 
     ``tolerated`` names properties with a recorded ledger finding: their
     violations are counted but do not stop the run, so the machine keeps
-    looking for anything new.
+    looking for anything new.  ``implementation`` picks the allocator
+    (properties/implementations.py).
     """
 
     class PercpuMachine(RuleBasedStateMachine):
@@ -81,7 +83,7 @@ def make_machine(
 
         @initialize()
         def boot(self) -> None:
-            self.h = Harness(cfg, variant)
+            self.h = Harness(cfg, variant, implementation=implementation)
             self._raise_new()
 
         def _raise_new(self) -> None:

@@ -71,9 +71,10 @@ class Mutant:
     old: str
     new: str
     description: str
+    owner: type = Percpu  # the class whose method is edited (AreaMapPercpu for impl_areamap/)
 
     def original_source(self) -> str:
-        return textwrap.dedent(inspect.getsource(getattr(Percpu, self.function)))
+        return textwrap.dedent(inspect.getsource(getattr(self.owner, self.function)))
 
     def source(self) -> str:
         """The method's source with the one edited line, marked ``# MUTANT:``."""
@@ -88,7 +89,7 @@ class Mutant:
 
     def build(self) -> Callable[..., Any]:
         """The mutated function, compiled in the namespace of the module that defines the method."""
-        original = getattr(Percpu, self.function)
+        original = getattr(self.owner, self.function)
         code = compile(
             self.source(), f"<mutant {self.name}>", "exec",
             flags=__future__.annotations.compiler_flag, dont_inherit=True,

@@ -23,7 +23,7 @@ from pathlib import Path
 from hypothesis import HealthCheck, settings
 from hypothesis.stateful import run_state_machine_as_test
 
-from properties import litmus
+from properties import branch_coverage, litmus
 from properties.configs import SMP_PRESETS, parse_config
 from properties.harness import Harness
 from properties.machine import make_machine
@@ -153,6 +153,21 @@ def main(argv: list[str] | None = None) -> int:
 
     steps_total += smp_walks(args, seen, where, events)
 
+    # branches of the hint-update functions, as interesting states: one more small16 walk under coverage
+    branches = branch_coverage.measure(
+        lambda: random_calls(Harness(parse_config("small16")), random.Random(args.seed * 1000), args.steps))
+
+    print("\n== area-map baseline (impl_areamap/, same harness and model)")
+    areamap_bad = []
+    for name in ("small16", "small64"):
+        h = Harness(parse_config(name), implementation="areamap")
+        random_calls(h, random.Random(args.seed * 1000), args.steps // 2)
+        areamap_bad += h.violations
+        print(f"  {name:<9} seed {args.seed * 1000:<6} {h.step} steps  chunks {len(h.pcpu.all_chunks())}"
+              f"  violations {len(h.violations)}")
+    for v in areamap_bad[:3]:
+        print(f"  VIOLATED: {v.line()}")
+
     print("\n== Hypothesis state machine (derandomized)")
     for name in ("small16", "real4096", "numa4", "km3-sparse"):
         cfg = parse_config(name)
@@ -201,16 +216,24 @@ def main(argv: list[str] | None = None) -> int:
     for ev in REQUIRED_STATES:
         if not events[ev]:
             missing.append(ev)
+    print(f"  hint-update branches taken: {len(branches.reached())}/{len(branches.all_branches())}"
+          f" (required {len(branch_coverage.REQUIRED_BRANCHES)})")
+    for b in branches.all_branches():
+        if b not in branches.reached():
+            print(f"  {b:<32} never{'  (REQUIRED)' if b in branch_coverage.REQUIRED_BRANCHES else ''}")
+    missing += branches.missing(branch_coverage.REQUIRED_BRANCHES)
     if missing:
         print(f"  REQUIRED STATES NEVER REACHED: {', '.join(missing)}")
 
     elapsed = time.time() - t0
-    ok = corpus_ok and not new_violation and not missing
+    ok = corpus_ok and not new_violation and not missing and not areamap_bad
     print(f"\n== verdict: {'PASS' if ok else 'FAIL'}  ({steps_total} walk steps, {elapsed:.0f} s, seed {args.seed})")
     if not corpus_ok:
         print("   corpus mismatch or a ledger finding no longer reproduces")
     if new_violation:
         print("   a property without a ledger entry was violated")
+    if areamap_bad:
+        print("   the area-map baseline violated a property")
     return 0 if ok else 1
 
 
