@@ -13,9 +13,10 @@ reconstructed, and every reconstruction is reported:
   or it is created for the log); a chunk used before any create event
   existed before tracing and is created at the start.
 - pre-trace occupancy: a chunk whose first logged event is an allocation at
-  offset P had [region start, P) allocated before tracing (the first fit
-  would have gone lower otherwise); it is filled as areas split at the
-  offsets of logged frees of areas never logged as allocated.
+  offset P, when that request would have fitted (aligned) below P, had
+  [region start, P) allocated before tracing (the first fit would have gone
+  lower otherwise); it is filled as areas split at the offsets of logged
+  frees of areas never logged as allocated.
 - order: the alloc event is emitted after pcpu_lock is dropped (and after
   population), so an allocation may appear after events that followed it
   under the lock.  When the port's choice differs and a later logged
@@ -174,8 +175,10 @@ class TraceReplay:
                 if e.name in (ALLOC, FREE) and e.base not in self.tokens:
                     first = e.base
                     break
-        if first is not None:
-            self.tokens[first] = pcpu.pcpu_first_chunk.id
+        # boot chunks the log never names keep a placeholder name, so no logged chunk binds to them
+        self.tokens[first if first is not None else "<first chunk>"] = pcpu.pcpu_first_chunk.id
+        if rc is not None and rc.id not in self.tokens.values():
+            self.tokens["<reserved chunk>"] = rc.id
         # chunks used before any create event existed before tracing
         created: set[str] = set()
         for e in ev:
@@ -208,7 +211,12 @@ class TraceReplay:
             if chunk is None or fe is None or fe.name == CREATE:
                 continue
             start = chunk.start_offset
-            end = fe.off if fe.name == ALLOC else start
+            end = start
+            if fe.name == ALLOC:
+                # the first logged request would have fitted below its offset: that was occupied
+                a = max(int(fe.fields["align"]), 4)
+                if -(-start // a) * a + int(fe.fields["size"]) <= fe.off:
+                    end = fe.off
             cuts = sorted({start, end} | {o for o in untraced.get(tok, ()) if start < o < end})
             for lo, hi in zip(cuts, cuts[1:], strict=False):
                 hd = self._force(chunk, hi - lo, 4, lo, reserved=chunk is self.pcpu.pcpu_reserved_chunk,

@@ -1,4 +1,4 @@
-"""Command line: ``pcpu-verify replay FILE [--json] [--show STEP]``.
+"""Command line: ``pcpu-verify replay FILE [--json] [--show STEP]``, ``pcpu-verify trace FILE``.
 
 Exit status: 0 when the replay matches the file's Result line, 1 when it
 does not, 2 for bad input (one line on stderr).
@@ -11,8 +11,9 @@ import json
 import sys
 from typing import Any
 
-from properties import litmus
+from properties import ftrace, litmus
 from properties.harness import Harness
+from tools import trace
 from tools.render import render_text
 
 
@@ -101,12 +102,15 @@ def main(argv: list[str] | None = None) -> int:
     rp.add_argument("file")
     rp.add_argument("--json", action="store_true")
     rp.add_argument("--show", type=int, default=None, metavar="STEP")
+    trace.add_parser(sub)
     try:
         args = ap.parse_args(argv)
         if args.cmd is None:
-            raise _Usage("a command is required: replay")
+            raise _Usage("a command is required: replay, trace")
+        if args.cmd == "trace":
+            return trace.cmd_trace(args)
         return cmd_replay(args)
-    except (_Usage, litmus.LitmusError) as e:
+    except (_Usage, litmus.LitmusError, ftrace.TraceError) as e:
         print(f"pcpu-verify: {e}", file=sys.stderr)
         return 2
     except SystemExit as e:  # argparse --help
