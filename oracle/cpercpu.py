@@ -18,6 +18,7 @@ from __future__ import annotations
 import ctypes as ct
 import os
 import shutil
+import sys
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -371,7 +372,7 @@ class COracle:
         n = self._lib.oracle_get_bitmap(ptr, which, None, 0)
         buf = (_UL * n)()
         self._lib.oracle_get_bitmap(ptr, which, buf, n)
-        return sum(w << (64 * i) for i, w in enumerate(buf))
+        return int.from_bytes(bytes(buf), sys.byteorder)  # the words, least significant first
 
     def _md(self, ptr: int, index: int) -> MD:
         buf = (_I * 8)()
