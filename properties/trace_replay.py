@@ -19,20 +19,26 @@ reconstructed, and every reconstruction is reported:
   frees of areas never logged as allocated.
 - order: the alloc event is emitted after pcpu_lock is dropped (and after
   population), so an allocation may appear after events that followed it
-  under the lock.  When the port's choice differs and a later logged
-  allocation of another task (within ``window`` events) got exactly the
-  port's choice, or an earlier logged free of another task freed it, the
-  two are replayed in lock order and counted separately as reordered.
+  under the lock.  When the port's choice differs, candidate lock orders
+  are tried: a later logged allocation of another task (within ``window``
+  events) that got exactly the port's choice runs first, or the allocation
+  runs before the last 1, 2, ... frees other tasks logged before it.  Each
+  candidate is re-executed exactly, from a checkpoint of the whole state
+  (taken every CHECKPOINT_EVENTS events), and accepted only if every
+  placement from the checkpoint on agrees; such allocations are counted
+  separately as agreeing only in lock order.
 - balance work: it is not logged; by default it runs whenever the port has
   it pending after an event (the workqueue runs it promptly).
 
 A placement that still differs is forced to the kernel's (so the replay
-follows the kernel) and reported with a category.
+follows the kernel; also re-executed from a checkpoint, so the port's own
+choice leaves no trace) and reported with a category.
 """
 
 from __future__ import annotations
 
 import copy
+import pickle
 from collections import Counter
 from dataclasses import dataclass, field
 
@@ -49,6 +55,9 @@ from properties.registry import Violation
 ALLOC, FREE, FAIL = "percpu_alloc_percpu", "percpu_free_percpu", "percpu_alloc_percpu_fail"
 CREATE, DESTROY = "percpu_create_chunk", "percpu_destroy_chunk"
 GOAL = 0.999
+CHECKPOINT_EVENTS = 256
+# what a checkpoint holds: everything an executed event changes
+_STATE = ("h", "tokens", "areas", "done", "executed", "moved", "r")
 
 CATEGORIES = {
     "chunk-not-in-port": "the kernel used a chunk the port did not have at that point",
@@ -125,8 +134,11 @@ class TraceReplay:
         self.pcpu = self.h.pcpu
         self.tokens: dict[str, int] = {}  # base_addr text -> port chunk id
         self.areas: dict[tuple[str, int], int] = {}  # (base_addr, off) -> harness handle
-        self.done: set[int] = set()
-        self.recent_frees: list[tuple[int, str, int, Live]] = []  # (seq, base, off, area)
+        self.done: set[int] = set()  # events executed
+        self.executed: list[tuple[int, str]] = []  # (event index, mode) in the order executed
+        self.moved: set[int] = set()  # events executed out of log order
+        self.checkpoints: list[tuple[int, bytes]] = []  # (len(executed), pickled state)
+        self.miss: tuple[str, Live | None] = ("", None)
         self.r = TraceReport(log.path, config_text or cfg.describe(), hashed_pointers(log), log.lost_events)
         self.r.violations = self.h.violations
         self._bind_boot_chunks(first_chunk)
@@ -292,110 +304,107 @@ class TraceReplay:
 
     def _record(self, e: TraceEvent, hd: int) -> None:
         self.areas[(e.base, e.off)] = hd
-        self.done.add(e.seq)
 
-    # ------------------------------------------------------------ events
-    def _alloc(self, e: TraceEvent) -> None:
-        r = self.r
-        r.allocs += 1
-        hd = self._port_alloc(e)
-        if self._matches(e, hd):
-            r.agree_in_order += 1
-            self._record(e, hd)  # type: ignore[arg-type]
-            return
-        port_where = self._where(hd)
-        port_area = self.h.model.live[hd] if hd is not None else None
-        if hd is not None:
-            self.h.free_percpu(hd)  # undo, then look for the lock order
-        if port_area is not None:
-            k = self._sandbox()._before_free(e)
-            if k:
-                self._before_free(e, only=k)
-                return
-            j = self._sandbox()._later_first(e, port_area)
-            if j is not None:
-                self._later_first(e, port_area, only=j)
-                return
-        self._diverged(e, port_where, port_area)
+    # ------------------------------------------------------------ state
+    def _checkpoint(self) -> None:
+        blob = pickle.dumps(tuple(getattr(self, k) for k in _STATE), protocol=pickle.HIGHEST_PROTOCOL)
+        self.checkpoints.append((len(self.executed), blob))
+        del self.checkpoints[:-3]
 
-    def _sandbox(self) -> TraceReplay:
-        """A copy to try orders on, so failed tries leave no trace in the replay's state."""
+    def _restored(self, blob: bytes) -> TraceReplay:
+        """A copy of the replay as it was at a checkpoint."""
         sb = copy.copy(self)
-        sb.h = copy.deepcopy(self.h)
+        for k, v in zip(_STATE, pickle.loads(blob), strict=True):
+            setattr(sb, k, v)
         sb.pcpu = sb.h.pcpu
-        sb.tokens, sb.areas, sb.done = dict(self.tokens), dict(self.areas), set(self.done)
-        sb.recent_frees = list(self.recent_frees)
-        sb.r = copy.deepcopy(self.r)
+        sb.pcpu._slot_of_head = {}  # a cache keyed by object ids, which unpickling changes
+        sb.checkpoints = []
         return sb
 
-    def _later_first(self, e: TraceEvent, port: Live, only: int | None = None) -> int | None:
-        """A later logged allocation of another task got the port's choice: it took the lock first.
+    def _adopt(self, sb: TraceReplay) -> None:
+        for k in _STATE:
+            setattr(self, k, getattr(sb, k))
+        self.pcpu = self.h.pcpu
 
-        Returns the index of that event when replaying it first places both
-        where the kernel did.
-        """
-        for j in range(e.seq + 1, min(e.seq + 1 + self.window, len(self.ev))):
-            ej = self.ev[j]
-            if only is not None and j != only:
-                continue
-            if ej.name != ALLOC or ej.seq in self.done or ej.pid == e.pid or ej.off != port.start_unit * 4:
-                continue
-            cid = self.tokens.get(ej.base)
-            if cid != port.chunk_id and not (cid is None and self._token_of(port.chunk_id) is None):
-                continue
-            hj = self._port_alloc(ej)
-            if not self._matches(ej, hj):
+    def _rerun(self, pos: int, order: list[tuple[int, str]], moved: set[int]) -> TraceReplay | None:
+        """From the latest checkpoint at or before executed[pos]: the executed events from there,
+        with ``order`` replacing executed[pos:]; the copy if every placement agrees."""
+        cp = next(((p, b) for p, b in reversed(self.checkpoints) if p <= pos), None)
+        if cp is None:
+            return None
+        sb = self._restored(cp[1])
+        sb.moved = sb.moved | moved
+        for seq, mode in self.executed[cp[0]:pos] + order:
+            if not sb._exec(seq, mode):
                 return None
-            self._record(ej, hj)  # type: ignore[arg-type]
-            hi = self._port_alloc(e)
-            if not self._matches(e, hi):
-                return None
-            self._record(e, hi)  # type: ignore[arg-type]
-            self.r.allocs += 1
-            self.r.agree_reordered += 2
-            self.r.reorders.append(f"line {ej.lineno} ({ej.comm}-{ej.pid}) took the lock before "
-                                   f"line {e.lineno} ({e.comm}-{e.pid}), {j - e.seq} events later in the log")
-            return j
-        return None
+        return sb
 
-    def _before_free(self, e: TraceEvent, only: int | None = None) -> int:
-        """The port took an area other tasks freed just before in the log: the alloc came first.
-
-        Walks back over the frees logged within the window (stopping at one of
-        the same task), putting each freed area back, until the port places
-        the request where the kernel did; then frees them again.  Returns how
-        many frees the allocation preceded (0: no such order found).
-        """
-        back: list[int] = []
-        for seq, _tok, off, area in reversed(self.recent_frees):
-            if e.seq - seq > self.window or self.ev[seq].pid == e.pid:
-                break
-            chunk = self._chunk(area.chunk_id)
-            hb = None if chunk is None else self._force(chunk, area.size_bytes, area.align_bytes, off,
-                                                         area.reserved, False)
-            if hb is None:
-                break
-            back.append(hb)
-            if only is not None and len(back) < only:
-                continue
-            hd = self._port_alloc(e)
-            if not self._matches(e, hd):
-                if only is not None:
-                    break
-                if hd is not None:
-                    self.h.free_percpu(hd)
-                continue
-            for hb in reversed(back):
-                self.h.free_percpu(hb)
+    # ------------------------------------------------------------ events
+    def _alloc(self, e: TraceEvent, mode: str) -> bool:
+        """In mode "port" a differing placement is left in place and reported by returning False;
+        in mode "force" it is undone, categorized and replaced by the kernel's."""
+        r = self.r
+        hd = self._port_alloc(e)
+        if self._matches(e, hd):
+            r.allocs += 1
+            if e.seq in self.moved:
+                r.agree_reordered += 1
+            else:
+                r.agree_in_order += 1
             self._record(e, hd)  # type: ignore[arg-type]
-            self.r.agree_reordered += 1
-            ev = self.ev[seq]
-            self.r.reorders.append(f"line {e.lineno} ({e.comm}-{e.pid}) took the lock before {len(back)} "
-                                   f"free(s) logged from line {ev.lineno} ({ev.comm}-{ev.pid}) on")
-            return len(back)
-        if only is not None:
-            raise TraceError(f"{self.log.path}: line {e.lineno}: a reorder found on a copy does not reproduce")
-        return 0
+            return True
+        port_area = self.h.model.live[hd] if hd is not None else None
+        self.miss = (self._where(hd), port_area)
+        if mode == "port":
+            return False
+        if hd is not None:
+            self.h.free_percpu(hd)
+        r.allocs += 1
+        self._diverged(e, self.miss[0], port_area)
+        return True
+
+    def _resolve(self, e: TraceEvent) -> None:
+        """The port placed ``e`` elsewhere: look for the lock order that explains it, else force it.
+
+        Candidates, each re-executed from a checkpoint: a later allocation of
+        another task (within the window) that the kernel put where the port
+        put ``e`` ran first; or ``e`` ran before the last 1, 2, ... frees
+        logged before it by other tasks.
+        """
+        where, area = self.miss
+        n = len(self.executed)
+        if area is not None:
+            for j in range(e.seq + 1, min(e.seq + 1 + self.window, len(self.ev))):
+                ej = self.ev[j]
+                if ej.name != ALLOC or j in self.done or ej.pid == e.pid or ej.off != area.start_unit * 4:
+                    continue
+                cid = self.tokens.get(ej.base)
+                if cid != area.chunk_id and not (cid is None and self._token_of(area.chunk_id) is None):
+                    continue
+                sb = self._rerun(n, [(j, "port"), (e.seq, "port")], {j, e.seq})
+                if sb is not None:
+                    self._adopt(sb)
+                    self.r.reorders.append(f"line {ej.lineno} ({ej.comm}-{ej.pid}) took the lock before "
+                                           f"line {e.lineno} ({e.comm}-{e.pid}), {j - e.seq} events later in the log")
+                    return
+            frees = 0
+            for i in range(n - 1, -1, -1):
+                ev = self.ev[self.executed[i][0]]
+                if e.seq - ev.seq > self.window or ev.pid == e.pid:
+                    break
+                if ev.name != FREE:
+                    continue
+                frees += 1
+                sb = self._rerun(i, [(e.seq, "port")] + self.executed[i:], {e.seq})
+                if sb is not None:
+                    self._adopt(sb)
+                    self.r.reorders.append(f"line {e.lineno} ({e.comm}-{e.pid}) took the lock before {frees} "
+                                           f"free(s) logged from line {ev.lineno} ({ev.comm}-{ev.pid}) on")
+                    return
+        sb = self._rerun(n, [(e.seq, "force")], set())
+        if sb is None:
+            raise TraceError(f"{self.log.path}: line {e.lineno}: no checkpoint to replay from")
+        self._adopt(sb)
 
     def _diverged(self, e: TraceEvent, port_where: str, port_area: Live | None) -> None:
         f = e.fields
@@ -437,11 +446,7 @@ class TraceReplay:
         if hd is None:
             self.r.frees_unknown += 1
             return
-        area = self.h.model.live[hd]
         self.h.free_percpu(hd)
-        self.recent_frees.append((e.seq, e.base, e.off, area))
-        if len(self.recent_frees) > self.window:
-            del self.recent_frees[0]
 
     def _fail(self, e: TraceEvent) -> None:
         self.r.fails += 1
@@ -474,16 +479,31 @@ class TraceReplay:
             self.r.differences.append(Difference(e.seq, e.lineno, _call(e), "destroyed", f"chunk#{cid} kept",
                                                  "destroy-not-reproduced"))
 
+    def _exec(self, seq: int, mode: str) -> bool:
+        """Executes one logged event; False when an allocation differs in mode "port"."""
+        e = self.ev[seq]
+        if e.name == ALLOC:
+            if not self._alloc(e, mode):
+                return False
+        else:
+            {FREE: self._free, FAIL: self._fail, CREATE: self._create, DESTROY: self._destroy}[e.name](e)
+        self.executed.append((seq, mode))
+        self.done.add(seq)
+        self.r.events[e.name] += 1
+        if self.balance == "eager" and self.pcpu.balance_work_pending:
+            self.h.pcpu_balance_workfn()
+        if len(self.executed) % self.check_every == 0:
+            self.h.check()
+        return True
+
     def run(self) -> TraceReport:
-        handlers = {ALLOC: self._alloc, FREE: self._free, FAIL: self._fail, CREATE: self._create,
-                    DESTROY: self._destroy}
-        for n, e in enumerate(self.ev, 1):
-            self.r.events[e.name] += 1
-            if e.seq not in self.done:
-                handlers[e.name](e)
-            if self.balance == "eager" and self.pcpu.balance_work_pending:
-                self.h.pcpu_balance_workfn()
-            if n % self.check_every == 0:
-                self.h.check()
+        self._checkpoint()
+        for seq in range(len(self.ev)):
+            if seq in self.done:
+                continue
+            if len(self.executed) - self.checkpoints[-1][0] >= CHECKPOINT_EVENTS:
+                self._checkpoint()
+            if not self._exec(seq, "port"):
+                self._resolve(self.ev[seq])
         self.h.check()
         return self.r

@@ -8,6 +8,10 @@
    fails the run.
 3. Prints per-property verdicts, the ledger, and how often each
    interesting state was reached.
+4. Port vs the kernel's C, operation by operation (tools/c_agreement), and
+   the replay of the real tracepoint log (tools/trace): each prints its
+   agreement figure; any C/port difference, or a trace placement agreement
+   below the goal, fails the run.
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ from properties.configs import parse_config
 from properties.harness import Harness
 from properties.machine import make_machine
 from properties.registry import CALL_PROPERTIES, PROPERTIES
+from tools import c_agreement, trace
 from tools.find import random_calls
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -62,12 +67,27 @@ def replay_corpus(ledger: list[dict[str, str]]) -> tuple[bool, list[str]]:
     return ok_all, lines
 
 
+def kernel_steps(seed: int, c_ops: int) -> bool:
+    """The C differential and the real trace replay; True when both pass."""
+    print("\n== port vs the kernel's C (every operation compared bit for bit)")
+    results = [c_agreement.run(12, c_ops // 4, seed), c_agreement.run(6, c_ops, seed)]
+    c_ok = c_agreement.report(results)
+    print("\n== real tracepoint log (the kernel's own placements)")
+    if not trace.REAL_TRACE.exists():
+        print(f"  FAIL: {trace.REAL_TRACE} is missing")
+        return False
+    t = time.time()
+    r = trace.replay_file(str(trace.REAL_TRACE), check_every=50)
+    return trace.print_report(r, time.time() - t) and c_ok
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m tools.verify")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--steps", type=int, default=1500, help="steps per seeded walk")
     ap.add_argument("--walks", type=int, default=4, help="seeded walks per configuration")
     ap.add_argument("--examples", type=int, default=40, help="Hypothesis examples per configuration")
+    ap.add_argument("--c-ops", type=int, default=8000, help="port-vs-C operations (a quarter at PAGE_SHIFT 12)")
     args = ap.parse_args(argv)
     t0 = time.time()
     ledger = load_ledger()
@@ -151,13 +171,17 @@ def main(argv: list[str] | None = None) -> int:
     if missing:
         print(f"  REQUIRED STATES NEVER REACHED: {', '.join(missing)}")
 
+    kernel_ok = kernel_steps(args.seed, args.c_ops)
+
     elapsed = time.time() - t0
-    ok = corpus_ok and not new_violation and not missing
+    ok = corpus_ok and not new_violation and not missing and kernel_ok
     print(f"\n== verdict: {'PASS' if ok else 'FAIL'}  ({steps_total} walk steps, {elapsed:.0f} s, seed {args.seed})")
     if not corpus_ok:
         print("   corpus mismatch or a ledger finding no longer reproduces")
     if new_violation:
         print("   a property without a ledger entry was violated")
+    if not kernel_ok:
+        print("   the port differs from the kernel's C, or the trace replay is below its goal")
     return 0 if ok else 1
 
 
