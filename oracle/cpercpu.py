@@ -114,8 +114,9 @@ def _md_array(md) -> ct.Array:
 class COracle:
     """The kernel allocator built for ``page_shift`` with ``unit_pages`` per chunk."""
 
-    def __init__(self, page_shift: int, unit_pages: int, ksrc=None, variant: str = ""):
-        src = ensure_library(page_shift, ksrc, variant)
+    def __init__(self, page_shift: int, unit_pages: int, ksrc=None, variant: str = "", lib=None):
+        """``lib``: a library built elsewhere (e.g. from a patched tree) instead of build/oracle's."""
+        src = Path(lib) if lib is not None else ensure_library(page_shift, ksrc, variant)
         self._tmpdir = tempfile.mkdtemp(prefix="pcpu-oracle-")
         private = Path(self._tmpdir) / src.name
         shutil.copyfile(src, private)

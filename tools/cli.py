@@ -103,12 +103,25 @@ def main(argv: list[str] | None = None) -> int:
     rp.add_argument("--json", action="store_true")
     rp.add_argument("--show", type=int, default=None, metavar="STEP")
     trace.add_parser(sub)
+    vp = sub.add_parser("validate-patch", help="validate a hint-update patch")
+    vp.add_argument("patch")
+    vp.add_argument("--kernel", action="store_true", help="a patch of mm/percpu.c, judged on the rebuilt C")
+    vp.add_argument("--seed", type=int, default=0)
     try:
         args = ap.parse_args(argv)
         if args.cmd is None:
             raise _Usage("a command is required: replay, trace")
         if args.cmd == "trace":
             return trace.cmd_trace(args)
+        if args.cmd == "validate-patch":
+            if not args.kernel:
+                raise _Usage("validate-patch: only --kernel patches are handled on this branch")
+            from tools import validate_kernel
+
+            try:
+                return validate_kernel.validate(args.patch, seed=args.seed)
+            except validate_kernel.PatchError as e:
+                raise _Usage(str(e)) from None
         return cmd_replay(args)
     except (_Usage, litmus.LitmusError, ftrace.TraceError) as e:
         print(f"pcpu-verify: {e}", file=sys.stderr)
