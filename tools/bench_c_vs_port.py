@@ -16,6 +16,7 @@ import sys
 import time
 
 from impl.boot import boot, small_config
+from tools.c_agreement import new_dynamic_chunk
 
 Op = tuple[int, int, int]  # (1, bits, align) alloc, or (0, index of the alloc op, 0) free
 
@@ -37,7 +38,7 @@ def make_stream(page_shift: int, ops: int, seed: int) -> list[Op]:
 
 def run_port(page_shift: int, stream: list[Op]) -> tuple[float, list[int]]:
     pc = boot(small_config((1 << page_shift) // 4))
-    ch = pc.pcpu_alloc_chunk(0)
+    ch = new_dynamic_chunk(pc)
     pc.pcpu_chunk_populated(ch, 0, ch.nr_pages)
     pc.pcpu_chunk_relocate(ch, -1)
     offs = [-1] * len(stream)

@@ -69,6 +69,14 @@ def first_difference(py: dict[str, Any], c: dict[str, Any]) -> str | None:
     return None
 
 
+def new_dynamic_chunk(pc: Percpu) -> pcpu_chunk:
+    """pcpu_alloc_chunk(), which only fails when a failure is injected."""
+    ch = pc.pcpu_alloc_chunk(0)
+    if ch is None:
+        raise MemoryError("pcpu_alloc_chunk failed")
+    return ch
+
+
 class Stream:
     """One boot of each side with three chunks, driven by one random generator."""
 
@@ -81,7 +89,7 @@ class Stream:
         start = rng.randrange(0, ps, 4)
         map_size = rng.randrange(ps, pages * ps - start, 4)
         a = self.pc.pcpu_alloc_first_chunk(FIRST_BASE + start, map_size)
-        b, c = self.pc.pcpu_alloc_chunk(0), self.pc.pcpu_alloc_chunk(0)
+        b, c = new_dynamic_chunk(self.pc), new_dynamic_chunk(self.pc)
         self.pc.pcpu_chunk_populated(b, 0, b.nr_pages)
         half = rng.randrange(1, pages)
         self.pc.pcpu_chunk_populated(c, 0, half)

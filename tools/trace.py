@@ -90,8 +90,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     tp.add_argument("--window", type=int, default=16, help="reordering window, in events (default 16)")
     tp.add_argument("--balance", choices=("eager", "on-create"), default="eager",
                     help="when the unlogged balance work runs (default: whenever pending)")
-    tp.add_argument("--check-every", type=int, default=1, metavar="N",
-                    help="recompute every hint from the model every N events (default 1)")
+    tp.add_argument("--check-every", type=int, default=100, metavar="N",
+                    help="recompute every hint from the model every N events (default 100; 1 takes about an hour)")
 
 
 def cmd_trace(args: argparse.Namespace) -> int:

@@ -115,7 +115,7 @@ def apply_patch(patch: Path, tree: Path) -> None:
         raise PatchError(f"{patch}: does not apply: {msg.strip()}")
 
 
-def build_patched(patch: Path, scratch: Path) -> dict[int, Path]:
+def build_patched(patch: Path, scratch: Path, shifts: tuple[int, ...] = SHIFTS) -> dict[int, Path]:
     """Scratch copy of the extracted tree, patched, extracted and compiled per page shift."""
     try:
         src = build.kernel_tree()
@@ -130,7 +130,7 @@ def build_patched(patch: Path, scratch: Path) -> dict[int, Path]:
     except ExtractError as e:
         raise PatchError(f"{patch}: the patched source no longer extracts: {e}") from None
     libs = {}
-    for ps in SHIFTS:
+    for ps in shifts:
         out = scratch / f"libpercpu_ps{ps}.so"
         try:
             build._compile(ps, out, gen, ())
@@ -169,7 +169,8 @@ class Runner:
         co.reset(UNIT_PAGES)
         nbits = UNIT_PAGES * ps // 4
         self.handles = [co.new_chunk("first", start_offset=start, map_size=map_size), co.new_chunk("dynamic")]
-        self.models = [ModelChunk(nbits, self.bb, start // 4, (start + map_size) // 4), ModelChunk(nbits, self.bb, 0, nbits)]
+        self.models = [ModelChunk(nbits, self.bb, start // 4, (start + map_size) // 4),
+                       ModelChunk(nbits, self.bb, 0, nbits)]
         self.live: dict[int, tuple[int, int]] = {}  # allocation number -> (chunk, unit)
 
     def alloc(self, n: int, k: int, bits: int, align: int, pop_only: bool, where: str) -> None:

@@ -77,7 +77,7 @@ def kernel_steps(seed: int, c_ops: int) -> bool:
         print(f"  FAIL: {trace.REAL_TRACE} is missing")
         return False
     t = time.time()
-    r = trace.replay_file(str(trace.REAL_TRACE), check_every=50)
+    r = trace.replay_file(str(trace.REAL_TRACE), check_every=250)
     return trace.print_report(r, time.time() - t) and c_ok
 
 
