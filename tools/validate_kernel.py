@@ -31,7 +31,6 @@ import shutil
 import subprocess
 import tempfile
 import time
-import tomllib
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -44,8 +43,8 @@ from oracle.csource import ExtractError
 from properties.invariants import Window
 from properties.registry import by_scope
 from properties.slack import miss_allowed
+from tools.trace import ledger_properties
 
-ROOT = Path(__file__).resolve().parent.parent
 SHIFTS = (12, 6)
 UNIT_PAGES = 8
 
@@ -236,13 +235,8 @@ def battery(libs: dict[int, Path], seed: int, streams: dict[int, int], steps: in
 
 
 # ------------------------------------------------------------------ report
-def ledger_ids() -> dict[str, str]:
-    with open(ROOT / "findings" / "ledger.toml", "rb") as f:
-        return {e["property"]: e["id"] for e in tomllib.load(f)["finding"]}
-
-
 def report(patch: Path, base: Side, patched: Side, seed: int, elapsed_s: float) -> bool:
-    ids = ledger_ids()
+    ids = ledger_properties()
     new = sorted(p for p in patched.counts if not base.counts[p])
     fixed = sorted(p for p in base.counts if not patched.counts[p])
     print(f"# validate-patch --kernel {patch}  (seed {seed}; battery: {base.ops} operations per library, "
