@@ -145,10 +145,12 @@ def run(page_shift: int, ops: int, seed: int, stream_ops: int = STREAM_OPS) -> A
         rng = random.Random(f"{seed}/{page_shift}/{i}")
         st = Stream(co, page_shift, rng)
         res.streams += 1
-        for n in range(min(stream_ops, ops - res.ops)):
+        n = 0
+        while n < stream_ops and res.ops < ops:
             call, a, b, k = st.op()
             if call == "none":
                 continue
+            n += 1
             res.ops += 1
             diff = None if a == b else f"result: port {a}, C {b}"
             if diff is None:
