@@ -124,6 +124,10 @@ def parse(text: str, where: str = "<memory>") -> TraceLog:
             events.append(ev)
     if not events:
         raise TraceError(f"{where}: no percpu tracepoint events")
+    early = next((e for e in events if e.fields.get("base_addr") == "(____ptrval____)"), None)
+    if early is not None:
+        raise TraceError(f"{where}:{early.lineno}: base_addr=(____ptrval____): pointers logged before hashing "
+                         "was ready cannot name chunks; trace with trace_options=nohash-ptr or start later")
     return TraceLog(where, events, lost, other)
 
 

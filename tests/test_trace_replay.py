@@ -148,6 +148,7 @@ def test_cli_trace_pass_and_fail(tmp_path: Path, capsys: pytest.CaptureFixture[s
     ("  a-1 [000] ..... 1.0: percpu_free_percpu: base_addr=zz off=1 ptr=0\n", "do not match"),
     ("  a-1 [000] ..... 1.0: percpu_bogus: x=1\n", "unknown percpu event"),
     ("# only comments\n", "no percpu tracepoint events"),
+    ("  a-1 [000] ..... 1.0: percpu_create_chunk: base_addr=(____ptrval____)\n", "nohash-ptr"),
 ])
 def test_bad_trace_is_one_line_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[str], text: str,
                                       needle: str) -> None:
