@@ -407,9 +407,10 @@ class TraceReplay:
         self._adopt(sb)
 
     def _diverged(self, e: TraceEvent, port_where: str, port_area: Live | None) -> None:
+        """Records why the port's placement differs, then places the area where the kernel did."""
         f = e.fields
-        cat = ""
         cid = self.tokens.get(e.base)
+        cat = ""
         if cid is None:
             chunk = (self._chunk(port_area.chunk_id) if port_area and self._token_of(port_area.chunk_id) is None
                      else self._unbound_chunk())
@@ -419,26 +420,25 @@ class TraceReplay:
             self.tokens[e.base] = cid = chunk.id
         chunk = self._chunk(cid)
         assert chunk is not None
-        mc = self.h.model.chunks[cid]
-        bits, bit_align = (int(f["size"]) + 3) // 4, max(int(f["align"]), 4) // 4
-        ps = self.pcpu.geo.PAGE_SIZE
-        pages = range(e.off // ps, (e.off + int(f["size"]) + ps - 1) // ps)
-        if cat:
-            pass
-        elif mc.area_allowed(e.off // 4, bits, bit_align):
-            cat = "area-busy-in-port"
-        elif f["is_atomic"] == 1 and not all(chunk.populated.bits >> p & 1 for p in pages):
-            cat = "populated-pages-differ"
-        elif port_area is None:
-            cat = "port-alloc-failed"
-        elif port_area.chunk_id != cid:
-            cat = "chunk-order-differs"
-        else:
-            cat = "different-fit"
+        cat = cat or self._category(e, chunk, port_area)
         self.r.differences.append(Difference(e.seq, e.lineno, _call(e), f"chunk#{cid}+{e.off}", port_where, cat))
         hd = self._force(chunk, int(f["size"]), int(f["align"]), e.off, f["reserved"] == 1, f["is_atomic"] == 1)
         if hd is not None:
             self._record(e, hd)
+
+    def _category(self, e: TraceEvent, chunk: pcpu_chunk, port_area: Live | None) -> str:
+        size, align = int(e.fields["size"]), int(e.fields["align"])
+        if self.h.model.chunks[chunk.id].area_allowed(e.off // 4, (size + 3) // 4, max(align, 4) // 4):
+            return "area-busy-in-port"
+        ps = self.pcpu.geo.PAGE_SIZE
+        pages = range(e.off // ps, (e.off + size + ps - 1) // ps)
+        if e.fields["is_atomic"] == 1 and not all(chunk.populated.bits >> p & 1 for p in pages):
+            return "populated-pages-differ"
+        if port_area is None:
+            return "port-alloc-failed"
+        if port_area.chunk_id != chunk.id:
+            return "chunk-order-differs"
+        return "different-fit"
 
     def _free(self, e: TraceEvent) -> None:
         self.r.frees += 1

@@ -207,3 +207,13 @@ def test_real_log_meets_the_goal() -> None:
     assert r.agreement >= 0.999
     assert r.agree_reordered > 0
     assert len(r.differences) <= r.allocs // 1000
+
+
+def test_logged_failure_the_port_would_serve_is_a_difference() -> None:
+    lines = port_log(7, 40)
+    lines.append(ftrace.format_event("task9", 109, 1, 9.0, "percpu_alloc_percpu_fail",
+                                     {"reserved": 0, "is_atomic": 0, "size": 4, "align": 4}))
+    r = replay(lines)
+    assert r.fails == 1
+    assert r.fails_agree == 0
+    assert [d.category for d in r.differences] == ["port-succeeded-kernel-failed"]
