@@ -10,7 +10,7 @@ import pytest
 
 from impl.boot import boot
 from impl.kernel import GFP_ATOMIC, GFP_KERNEL
-from properties import ftrace
+from properties import ftrace, litmus
 from properties.configs import parse_config
 from properties.dmesg_geometry import GeometryError, parse_dmesg
 from properties.trace_replay import TraceReplay
@@ -217,3 +217,16 @@ def test_logged_failure_the_port_would_serve_is_a_difference() -> None:
     assert r.fails == 1
     assert r.fails_agree == 0
     assert [d.category for d in r.differences] == ["port-succeeded-kernel-failed"]
+
+
+def test_trace_to_counterexample_file_replays(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    log = tmp_path / "t.txt"
+    log.write_text("\n".join(port_log(8, 80)) + "\n")
+    out = tmp_path / "from-trace.litmus"
+    assert cli.main(["trace", str(log), "--config", CFG, "--litmus", str(out)]) == 0
+    assert "counterexample file" in capsys.readouterr().out
+    lit = litmus.load(out)
+    assert lit.header["Config"] == CFG
+    assert sum("pcpu_alloc(" in b for b in lit.body) >= 40
+    assert cli.main(["replay", str(out)]) == 0
+    assert "MATCH" in capsys.readouterr().out

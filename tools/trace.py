@@ -14,8 +14,9 @@ import time
 import tomllib
 from collections import Counter
 from pathlib import Path
+from typing import Any
 
-from properties import ftrace
+from properties import ftrace, litmus
 from properties.configs import ConfigError, parse_config
 from properties.dmesg_geometry import GeometryError, load_dmesg
 from properties.trace_replay import CATEGORIES, GOAL, TraceReplay, TraceReport
@@ -29,22 +30,45 @@ def ledger_properties() -> dict[str, str]:
         return {e["property"]: e["id"] for e in tomllib.load(f)["finding"]}
 
 
-def replay_file(path: str, *, dmesg: str | None = None, config: str | None = None, window: int = 16,
-                balance: str = "eager", check_every: int = 1) -> TraceReport:
-    """Loads a log and its geometry (``dmesg_percpu.txt`` beside it, or ``config``) and replays it."""
+def load_replay(path: str, *, dmesg: str | None = None, config: str | None = None, window: int = 16,
+                balance: str = "eager", check_every: int = 1) -> tuple[TraceReplay, str]:
+    """A replay of a log, ready to run, and its configuration as a counterexample-file Config line.
+
+    The geometry comes from ``dmesg_percpu.txt`` beside the log, ``dmesg``, or the preset ``config``.
+    """
     log = ftrace.load(path)
     if config:
-        cfg, unit, cfg_text = parse_config(config), None, config
+        cfg, unit, cfg_line = parse_config(config), None, config
     else:
         dm = Path(dmesg) if dmesg else Path(path).with_name("dmesg_percpu.txt")
         if not dm.exists():
             raise GeometryError(f"{dm}: no boot log for the geometry; pass --dmesg FILE or --config PRESET")
         cfg, unit = load_dmesg(dm)
-        cfg_text = f"{dm.name}: {cfg.describe()}"
-    tr = TraceReplay(log, cfg, window=window, balance=balance, check_every=check_every, config_text=cfg_text)
+        cfg_line = (f"real4096 static_size={cfg.static_size} reserved_size={cfg.reserved_size} "
+                    f"dyn_size={cfg.dyn_size} atom_size={cfg.atom_size} "
+                    f"cpus={','.join(map(str, cfg.possible_cpus))}")
+    tr = TraceReplay(log, cfg, window=window, balance=balance, check_every=check_every,
+                     config_text=cfg_line if config else f"{dm.name}: {cfg.describe()}")
     if unit is not None and tr.pcpu.pcpu_unit_size != unit:
         raise GeometryError(f"the port computes unit size {tr.pcpu.pcpu_unit_size}, the boot log says {unit}")
-    return tr.run()
+    return tr, cfg_line
+
+
+def replay_file(path: str, **kw: Any) -> TraceReport:
+    """Loads a log and its geometry and replays it (see :func:`load_replay`)."""
+    return load_replay(path, **kw)[0].run()
+
+
+def write_litmus(tr: TraceReplay, cfg_line: str, out: str) -> str:
+    """The replayed calls, in lock order, as a counterexample file judged by replaying it."""
+    body = [line.split("  #")[0] for line in tr.h.ops]
+    seen = {v.prop for v in tr.r.violations}
+    known = ledger_properties()
+    lit = litmus.make(Path(out).stem, cfg_line, body, f"{time.strftime('%Y-%m-%d')}, tools.cli trace {tr.log.path} "
+                      f"(calls in lock order; placements the port did not choose are not reproduced)",
+                      ignore=frozenset(p for p in seen if p in known))
+    Path(out).write_text(lit.text())
+    return lit.header["Result"]
 
 
 def print_report(r: TraceReport, elapsed_s: float, goal: float = GOAL) -> bool:
@@ -90,6 +114,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     tp.add_argument("--window", type=int, default=16, help="reordering window, in events (default 16)")
     tp.add_argument("--balance", choices=("eager", "on-create"), default="eager",
                     help="when the unlogged balance work runs (default: whenever pending)")
+    tp.add_argument("--litmus", metavar="OUT", help="also write the calls as a counterexample file "
+                    "(replayed with every check after every step to get its Result: slow for long logs)")
     tp.add_argument("--check-every", type=int, default=100, metavar="N",
                     help="recompute every hint from the model every N events (default 100; 1 takes about an hour)")
 
@@ -97,10 +123,14 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 def cmd_trace(args: argparse.Namespace) -> int:
     t0 = time.time()
     try:
-        r = replay_file(args.file, dmesg=args.dmesg, config=args.config, window=args.window,
-                        balance=args.balance, check_every=args.check_every)
+        tr, cfg_line = load_replay(args.file, dmesg=args.dmesg, config=args.config, window=args.window,
+                                   balance=args.balance, check_every=args.check_every)
+        r = tr.run()
     except ConfigError as e:
         raise ftrace.TraceError(str(e)) from None
     except GeometryError as e:
         raise ftrace.TraceError(str(e)) from None
-    return 0 if print_report(r, time.time() - t0) else 1
+    ok = print_report(r, time.time() - t0)
+    if args.litmus:
+        print(f"counterexample file {args.litmus}: Result: {write_litmus(tr, cfg_line, args.litmus)}")
+    return 0 if ok else 1
