@@ -57,7 +57,7 @@ CREATE, DESTROY = "percpu_create_chunk", "percpu_destroy_chunk"
 GOAL = 0.999
 CHECKPOINT_EVENTS = 256
 # what a checkpoint holds: everything an executed event changes
-_STATE = ("h", "tokens", "areas", "done", "executed", "moved", "r")
+_STATE = ("h", "tokens", "areas", "done", "executed", "moved", "r", "pretrace")
 
 CATEGORIES = {
     "chunk-not-in-port": "the kernel used a chunk the port did not have at that point",
@@ -147,6 +147,16 @@ class TraceReplay:
     def _chunk(self, cid: int) -> pcpu_chunk | None:
         return self.h.chunk_by_id().get(cid)
 
+    def _live_binding(self, tok: str) -> int | None:
+        """The port chunk a logged name stands for; a name whose chunk the port destroyed is unbound."""
+        cid = self.tokens.get(tok)
+        if cid is not None and self._chunk(cid) is None:
+            del self.tokens[tok]
+            self.r.reconstructed.append(f"{tok}: chunk#{cid} was destroyed by the port's balance work "
+                                        "but the kernel still uses it")
+            return None
+        return cid
+
     def _token_of(self, cid: int) -> str | None:
         return next((t for t, c in self.tokens.items() if c == cid), None)
 
@@ -191,58 +201,66 @@ class TraceReplay:
         self.tokens[first if first is not None else "<first chunk>"] = pcpu.pcpu_first_chunk.id
         if rc is not None and rc.id not in self.tokens.values():
             self.tokens["<reserved chunk>"] = rc.id
-        # chunks used before any create event existed before tracing
+        # chunks used before any create event existed before tracing: made when first used
         created: set[str] = set()
+        self.pretrace: set[str] = set()
         for e in ev:
             if e.name == CREATE:
                 created.add(e.base)
             elif e.name in (ALLOC, FREE) and e.base not in self.tokens and e.base not in created:
-                self.tokens[e.base] = self._create_chunk(f"{e.base} is used before any create event").id
-        self._prefill()
-
-    def _prefill(self) -> None:
-        """Allocates what was live before tracing, as far as the log shows it."""
-        first_event: dict[str, TraceEvent] = {}
+                self.pretrace.add(e.base)
+        self.first_event: dict[str, TraceEvent] = {}
+        self.untraced: dict[str, set[int]] = {}  # offsets freed but never logged as allocated
         allocated: set[tuple[str, int]] = set()
-        untraced: dict[str, set[int]] = {}
         for e in self.ev:
-            if e.name == CREATE:
-                first_event.setdefault(e.base, e)
-            if e.name not in (ALLOC, FREE):
-                continue
-            first_event.setdefault(e.base, e)
+            if e.name in (ALLOC, FREE, CREATE):
+                self.first_event.setdefault(e.base, e)
             if e.name == ALLOC:
                 allocated.add((e.base, e.off))
-            elif (e.base, e.off) not in allocated:
-                untraced.setdefault(e.base, set()).add(e.off)
-            else:
+            elif e.name == FREE and (e.base, e.off) not in allocated:
+                self.untraced.setdefault(e.base, set()).add(e.off)
+            elif e.name == FREE:
                 allocated.discard((e.base, e.off))
         for tok, cid in list(self.tokens.items()):
             chunk = self._chunk(cid)
-            fe = first_event.get(tok)
-            if chunk is None or fe is None or fe.name == CREATE:
-                continue
-            start = chunk.start_offset
-            end = start
-            if fe.name == ALLOC:
-                # the first logged request would have fitted below its offset: that was occupied
-                a = max(int(fe.fields["align"]), 4)
-                if -(-start // a) * a + int(fe.fields["size"]) <= fe.off:
-                    end = fe.off
-            cuts = sorted({start, end} | {o for o in untraced.get(tok, ()) if start < o < end})
-            for lo, hi in zip(cuts, cuts[1:], strict=False):
-                hd = self._force(chunk, hi - lo, 4, lo, reserved=chunk is self.pcpu.pcpu_reserved_chunk,
-                                 atomic=False)
-                if hd is None:
-                    raise TraceError(f"{self.log.path}: cannot reconstruct the pre-trace area {tok}+{lo}")
-                self.areas[(tok, lo)] = hd
-            if end > start:
-                self.r.reconstructed.append(
-                    f"chunk#{cid} ({tok}): [{start}, {end}) allocated before tracing, as {len(cuts) - 1} area(s)")
-            for o in sorted(untraced.get(tok, ())):
-                if (tok, o) not in self.areas:
-                    self.r.reconstructed.append(f"chunk#{cid} ({tok}): free of a pre-trace area at {o} "
-                                                "outside the reconstructed prefix is skipped")
+            if chunk is not None:
+                self._prefill(tok, chunk)
+
+    def _pretrace_chunk(self, e: TraceEvent) -> None:
+        """A chunk that existed before tracing, created (and prefilled) just before its first use."""
+        if e.base in self.pretrace and self._live_binding(e.base) is None and e.base not in self.tokens:
+            self.pretrace.discard(e.base)
+            chunk = self._create_chunk(f"{e.base} is used before any create event")
+            self.tokens[e.base] = chunk.id
+            self._prefill(e.base, chunk)
+
+    def _prefill(self, tok: str, chunk: pcpu_chunk) -> None:
+        """Allocates what was live in a chunk before tracing, as far as the log shows it."""
+        fe = self.first_event.get(tok)
+        if fe is None or fe.name == CREATE:
+            return
+        cid = chunk.id
+        untraced = self.untraced.get(tok, set())
+        start = chunk.start_offset
+        end = start
+        if fe.name == ALLOC:
+            # the first logged request would have fitted below its offset: that was occupied
+            a = max(int(fe.fields["align"]), 4)
+            if -(-start // a) * a + int(fe.fields["size"]) <= fe.off:
+                end = fe.off
+        cuts = sorted({start, end} | {o for o in untraced if start < o < end})
+        for lo, hi in zip(cuts, cuts[1:], strict=False):
+            hd = self._force(chunk, hi - lo, 4, lo, reserved=chunk is self.pcpu.pcpu_reserved_chunk, atomic=False)
+            if hd is None:
+                raise TraceError(f"{self.log.path}: cannot reconstruct the pre-trace area {tok}+{lo}")
+            self.areas[(tok, lo)] = hd
+        if end > start:
+            self.r.reconstructed.append(
+                f"chunk#{cid} ({tok}): [{start}, {end}) allocated before tracing, as {len(cuts) - 1} area(s)")
+        for o in sorted(untraced):
+            if (tok, o) not in self.areas:
+                self.r.reconstructed.append(f"chunk#{cid} ({tok}): free of a pre-trace area at {o} "
+                                            "outside the reconstructed prefix is skipped")
 
     # ------------------------------------------------------------ placing
     def _force(self, chunk: pcpu_chunk, size: int, align: int, off: int, reserved: bool, atomic: bool) -> int | None:
@@ -296,7 +314,7 @@ class TraceReplay:
         a = self.h.model.live[hd]
         if a.start_unit * 4 != e.off:
             return False
-        cid = self.tokens.get(e.base)
+        cid = self._live_binding(e.base)
         if cid is None and self._token_of(a.chunk_id) is None:
             self.tokens[e.base] = a.chunk_id
             return True
@@ -409,7 +427,7 @@ class TraceReplay:
     def _diverged(self, e: TraceEvent, port_where: str, port_area: Live | None) -> None:
         """Records why the port's placement differs, then places the area where the kernel did."""
         f = e.fields
-        cid = self.tokens.get(e.base)
+        cid = self._live_binding(e.base)
         cat = ""
         if cid is None:
             chunk = (self._chunk(port_area.chunk_id) if port_area and self._token_of(port_area.chunk_id) is None
@@ -482,6 +500,8 @@ class TraceReplay:
     def _exec(self, seq: int, mode: str) -> bool:
         """Executes one logged event; False when an allocation differs in mode "port"."""
         e = self.ev[seq]
+        if e.name in (ALLOC, FREE):
+            self._pretrace_chunk(e)
         if e.name == ALLOC:
             if not self._alloc(e, mode):
                 return False

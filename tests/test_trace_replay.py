@@ -230,3 +230,12 @@ def test_trace_to_counterexample_file_replays(tmp_path: Path, capsys: pytest.Cap
     assert sum("pcpu_alloc(" in b for b in lit.body) >= 40
     assert cli.main(["replay", str(out)]) == 0
     assert "MATCH" in capsys.readouterr().out
+
+
+def test_chunk_created_before_tracing_is_created_for_the_log() -> None:
+    lines = port_log(9, 200, warmup=60)
+    creates = [i for i, s in enumerate(lines) if "percpu_create_chunk:" in s]
+    del lines[creates[0]]  # the first new chunk was created before tracing started
+    r = replay(lines)
+    assert sum("used before any create event" in s for s in r.reconstructed) >= 1
+    assert r.agreement == 1.0
