@@ -32,6 +32,7 @@ from properties.configs import parse_config
 from properties.harness import Harness
 from properties.machine import make_machine
 from properties.registry import CALL_PROPERTIES, PROPERTIES
+from oracle.build import BuildError
 from tools import c_agreement, trace
 from tools.find import random_calls
 
@@ -70,8 +71,12 @@ def replay_corpus(ledger: list[dict[str, str]]) -> tuple[bool, list[str]]:
 def kernel_steps(seed: int, c_ops: int) -> bool:
     """The C differential and the real trace replay; True when both pass."""
     print("\n== port vs the kernel's C (every operation compared bit for bit)")
-    results = [c_agreement.run(12, c_ops // 4, seed), c_agreement.run(6, c_ops, seed)]
-    c_ok = c_agreement.report(results)
+    try:
+        results = [c_agreement.run(12, c_ops // 4, seed), c_agreement.run(6, c_ops, seed)]
+        c_ok = c_agreement.report(results)
+    except (OSError, BuildError) as e:
+        print(f"  FAIL: the C oracle is unavailable: {str(e).splitlines()[0]}")
+        c_ok = False
     print("\n== real tracepoint log (the kernel's own placements)")
     if not trace.REAL_TRACE.exists():
         print(f"  FAIL: {trace.REAL_TRACE} is missing")
