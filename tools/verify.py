@@ -27,12 +27,12 @@ from pathlib import Path
 from hypothesis import HealthCheck, settings
 from hypothesis.stateful import run_state_machine_as_test
 
+from oracle.build import BuildError
 from properties import litmus
 from properties.configs import parse_config
 from properties.harness import Harness
 from properties.machine import make_machine
 from properties.registry import CALL_PROPERTIES, PROPERTIES
-from oracle.build import BuildError
 from tools import c_agreement, trace
 from tools.find import random_calls
 
