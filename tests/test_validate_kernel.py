@@ -27,7 +27,6 @@ def _judge(patch: Path, tmp_path: Path) -> tuple[validate_kernel.Side, validate_
     return validate_kernel.battery(libs, 0, SMALL, 150)
 
 
-@pytest.mark.deep
 def test_bad_patch_breaks_a_hint_invariant_and_is_rejected(tmp_path: Path, capsys) -> None:
     _need_source()
     base, patched = _judge(BAD, tmp_path)
