@@ -5,7 +5,7 @@ PY      := $(VENV)/bin/python
 STAMP   := $(VENV)/.installed
 SEED    ?= 0
 
-.PHONY: all venv test test-deep verify lint clean bench kernel-oracle replay validate-patch bench-tables mutation mutation-report time-to-detect
+.PHONY: all venv test test-deep verify lint clean bench kernel-oracle replay validate-patch bench-tables mutation mutation-report time-to-detect c-agreement bench-c trace
 
 all: verify
 
@@ -34,8 +34,20 @@ replay: $(STAMP)
 validate-patch: $(STAMP)
 	$(PY) -m tools.cli validate-patch $(PATCH)
 
-verify: $(STAMP)
+verify: $(STAMP) kernel-oracle
 	$(PY) -m tools.verify --seed $(SEED)
+
+# port vs C, 10^6 operations on PAGE_SHIFT 12 and 6, one process each (several minutes)
+c-agreement: $(STAMP) kernel-oracle
+	$(PY) -m tools.c_agreement --ops $(or $(OPS),1000000) --seed $(SEED)
+
+# ops/s of the kernel's C and of the port on one stream
+bench-c: $(STAMP) kernel-oracle
+	$(PY) -m tools.bench_c_vs_port
+
+# replay the real tracepoint log through the port and the model
+trace: $(STAMP)
+	$(PY) -m tools.cli trace ../shared/traces/debian-6.12.117-smp4/trace_percpu.txt.xz
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check model impl properties tools tests

@@ -18,6 +18,7 @@ from __future__ import annotations
 import ctypes as ct
 import os
 import shutil
+import sys
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -113,8 +114,9 @@ def _md_array(md) -> ct.Array:
 class COracle:
     """The kernel allocator built for ``page_shift`` with ``unit_pages`` per chunk."""
 
-    def __init__(self, page_shift: int, unit_pages: int, ksrc=None, variant: str = ""):
-        src = ensure_library(page_shift, ksrc, variant)
+    def __init__(self, page_shift: int, unit_pages: int, ksrc=None, variant: str = "", lib=None):
+        """``lib``: a library built elsewhere (e.g. from a patched tree) instead of build/oracle's."""
+        src = Path(lib) if lib is not None else ensure_library(page_shift, ksrc, variant)
         self._tmpdir = tempfile.mkdtemp(prefix="pcpu-oracle-")
         private = Path(self._tmpdir) / src.name
         shutil.copyfile(src, private)
@@ -371,7 +373,7 @@ class COracle:
         n = self._lib.oracle_get_bitmap(ptr, which, None, 0)
         buf = (_UL * n)()
         self._lib.oracle_get_bitmap(ptr, which, buf, n)
-        return sum(w << (64 * i) for i, w in enumerate(buf))
+        return int.from_bytes(bytes(buf), sys.byteorder)  # the words, least significant first
 
     def _md(self, ptr: int, index: int) -> MD:
         buf = (_I * 8)()

@@ -36,6 +36,10 @@ class Implementation:
     injected_errors: tuple[str, ...] = ("failed to populate", "failed to allocate new chunk")
     unjudged_errors: tuple[str, ...] = ("failed to populate",)
 
+    def __reduce__(self) -> tuple[Any, tuple[str]]:
+        """Pickled by name (a harness checkpoint of the trace replay): the profile holds lambdas."""
+        return implementation, (self.name,)
+
     def property_names(self) -> list[str]:
         return [p.name for p in self.block_props + self.chunk_props + self.state_props]
 

@@ -79,3 +79,27 @@ def test_differential_catches_a_planted_port_bug() -> None:
     pc.pcpu_free_area(ch, 0)
     co.free(hc, 0)
     assert py_snapshot(pc, ch)["md_blocks"] != co.snapshot(hc)["md_blocks"]
+
+
+def test_agreement_run_counts_and_catches_a_planted_bug(monkeypatch: pytest.MonkeyPatch) -> None:
+    pytest.importorskip("oracle.cpercpu")
+    from impl.hints import HintsMixin
+    from tools import c_agreement
+
+    try:
+        clean = c_agreement.run(6, 400, 0)
+    except Exception as e:
+        pytest.skip(f"C oracle unavailable: {e}")
+    assert (clean.ops, clean.agreed, clean.differences) == (400, 400, [])
+    original = HintsMixin.pcpu_block_update
+
+    def planted(self, block, start, end):  # forgets right_free
+        right = block.right_free
+        original(self, block, start, end)
+        block.right_free = right
+
+    monkeypatch.setattr(HintsMixin, "pcpu_block_update", planted)
+    bad = c_agreement.run(6, 400, 0)
+    assert bad.differences
+    assert "md_blocks" in bad.differences[0] or "chunk_md" in bad.differences[0]
+    assert bad.agreed < bad.ops

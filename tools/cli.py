@@ -1,6 +1,6 @@
 """Command line: ``pcpu-verify replay FILE [--json] [--show STEP] [--svg PATH] [--variant PATCH] [--stats]``,
-``pcpu-verify stats FILE [--step N]``, ``pcpu-verify unitmap CONFIG`` and
-``pcpu-verify validate-patch PATCH [--seeds 0-3] [--steps N] [--examples N] [--out DIR]``.
+``pcpu-verify stats FILE [--step N]``, ``pcpu-verify unitmap CONFIG``, ``pcpu-verify trace FILE`` and
+``pcpu-verify validate-patch [--kernel] PATCH [--seeds 0-3] [--steps N] [--examples N] [--out DIR]``.
 
 Exit status: 0 when the replay matches the file's Result line, 1 when it
 does not, 2 for bad input (one line on stderr).
@@ -14,9 +14,10 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from properties import litmus
+from properties import ftrace, litmus
 from properties.failures import write_atomically
 from properties.harness import Harness
+from tools import trace
 from tools.patching import PatchError
 from tools.render import render_text
 from tools.svg import render_svg
@@ -183,6 +184,13 @@ def cmd_validate_patch(args: argparse.Namespace) -> int:
         raise _Usage(f"--seeds {args.seeds!r}: expected e.g. 0-3 or 0,5,9") from None
     if not seeds or args.steps <= 0 or args.examples <= 0:
         raise _Usage("--seeds, --steps and --examples must be positive")
+    if args.kernel:
+        from tools import validate_kernel
+
+        try:
+            return validate_kernel.validate(args.patch, seed=seeds[0])
+        except validate_kernel.PatchError as e:
+            raise _Usage(str(e)) from None
     status, text = validate(args.patch, Budget(seeds=seeds, steps=args.steps, examples=args.examples), args.out)
     print(text, end="")
     return status
@@ -205,17 +213,20 @@ def main(argv: list[str] | None = None) -> int:
     sp.add_argument("--step", type=int, default=None, metavar="N")
     vp = sub.add_parser("validate-patch", help="run the battery on a patched port and report")
     vp.add_argument("patch")
+    vp.add_argument("--kernel", action="store_true", help="a patch of mm/percpu.c, judged on the rebuilt C")
     vp.add_argument("--seeds", default="0-3", help="seeded walks per configuration (default 0-3)")
     vp.add_argument("--steps", type=int, default=1000, help="steps per seeded walk (default 1000)")
     vp.add_argument("--examples", type=int, default=30, help="Hypothesis examples (default 30)")
     vp.add_argument("--out", default="out/validate", help="where files, pictures and the report go")
-    commands = {"replay": cmd_replay, "stats": cmd_stats, "unitmap": cmd_unitmap, "validate-patch": cmd_validate_patch}
+    trace.add_parser(sub)
+    commands = {"replay": cmd_replay, "stats": cmd_stats, "unitmap": cmd_unitmap, "validate-patch": cmd_validate_patch,
+                "trace": trace.cmd_trace}
     try:
         args = ap.parse_args(argv)
         if args.cmd is None:
             raise _Usage(f"a command is required: {', '.join(commands)}")
         return commands[args.cmd](args)
-    except (_Usage, litmus.LitmusError, PatchError) as e:
+    except (_Usage, litmus.LitmusError, PatchError, ftrace.TraceError) as e:
         print(f"pcpu-verify: {e}", file=sys.stderr)
         return 2
     except OSError as e:  # an output file that cannot be written

@@ -8,6 +8,10 @@
    fails the run.
 3. Prints per-property verdicts, the ledger, and how often each
    interesting state was reached.
+4. Port vs the kernel's C, operation by operation (tools/c_agreement), and
+   the replay of the real tracepoint log (tools/trace): each prints its
+   agreement figure; any C/port difference, or a trace placement agreement
+   below the goal, fails the run.
 """
 
 from __future__ import annotations
@@ -23,11 +27,13 @@ from pathlib import Path
 from hypothesis import HealthCheck, settings
 from hypothesis.stateful import run_state_machine_as_test
 
+from oracle.build import BuildError
 from properties import branch_coverage, litmus
 from properties.configs import SMP_PRESETS, parse_config
 from properties.harness import Harness
 from properties.machine import make_machine
 from properties.registry import CALL_PROPERTIES, PROPERTIES
+from tools import c_agreement, trace
 from tools.find import random_calls
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -109,6 +115,22 @@ def smp_walks(args: argparse.Namespace, seen: Counter[str], where: dict[str, str
               f"{e['balance_populated_pages']:>6} {e['balance_depopulated_pages']:>6} {e['state_isolated_chunk']:>8} "
               f"{e['alloc_failed_injected']:>8} {len(h.violations):>10}   seed {seed}")
     return total
+def kernel_steps(seed: int, c_ops: int) -> bool:
+    """The C differential and the real trace replay; True when both pass."""
+    print("\n== port vs the kernel's C (every operation compared bit for bit)")
+    try:
+        results = [c_agreement.run(12, c_ops // 4, seed), c_agreement.run(6, c_ops, seed)]
+        c_ok = c_agreement.report(results)
+    except (OSError, BuildError) as e:
+        print(f"  FAIL: the C oracle is unavailable: {str(e).splitlines()[0]}")
+        c_ok = False
+    print("\n== real tracepoint log (the kernel's own placements)")
+    if not trace.REAL_TRACE.exists():
+        print(f"  FAIL: {trace.REAL_TRACE} is missing")
+        return False
+    t = time.time()
+    r = trace.replay_file(str(trace.REAL_TRACE), check_every=250)
+    return trace.print_report(r, time.time() - t) and c_ok
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -117,6 +139,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--steps", type=int, default=1500, help="steps per seeded walk")
     ap.add_argument("--walks", type=int, default=4, help="seeded walks per configuration")
     ap.add_argument("--examples", type=int, default=40, help="Hypothesis examples per configuration")
+    ap.add_argument("--c-ops", type=int, default=8000, help="port-vs-C operations (a quarter at PAGE_SHIFT 12)")
     args = ap.parse_args(argv)
     t0 = time.time()
     ledger = load_ledger()
@@ -225,8 +248,10 @@ def main(argv: list[str] | None = None) -> int:
     if missing:
         print(f"  REQUIRED STATES NEVER REACHED: {', '.join(missing)}")
 
+    kernel_ok = kernel_steps(args.seed, args.c_ops)
+
     elapsed = time.time() - t0
-    ok = corpus_ok and not new_violation and not missing and not areamap_bad
+    ok = corpus_ok and not new_violation and not missing and not areamap_bad and kernel_ok
     print(f"\n== verdict: {'PASS' if ok else 'FAIL'}  ({steps_total} walk steps, {elapsed:.0f} s, seed {args.seed})")
     if not corpus_ok:
         print("   corpus mismatch or a ledger finding no longer reproduces")
@@ -234,6 +259,8 @@ def main(argv: list[str] | None = None) -> int:
         print("   a property without a ledger entry was violated")
     if areamap_bad:
         print("   the area-map baseline violated a property")
+    if not kernel_ok:
+        print("   the port differs from the kernel's C, or the trace replay is below its goal")
     return 0 if ok else 1
 
 
