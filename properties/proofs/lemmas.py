@@ -92,7 +92,7 @@ def fresh_chunk(block_bits: int, nblocks: int) -> tuple[pcpu_chunk, SymBitmap]:
 
 def region(nbits: int, name_off: str = "bit_off", name_bits: str = "bits") -> tuple[SInt, SInt, z3.BoolRef]:
     off, bits = sint(name_off), sint(name_bits)
-    return off, bits, z3.And(off.e >= 0, bits.e >= 1, off.e + bits.e <= nbits)
+    return off, bits, z3.And(off.e >= 0, bits.e >= 1, off.e <= nbits, bits.e <= nbits, off.e + bits.e <= nbits)
 
 
 def _ranges(chunk: pcpu_chunk) -> list[z3.BoolRef]:

@@ -203,7 +203,7 @@ def prove(
         paths = explore(explorer, run, on_path)
         for p in props:
             # one query per property over every path: some path whose condition holds violates it
-            bad = [z3.And(pc, z3.Not(f)) for pc, _, _, h in ends for _, f in h[p]]
+            bad = [z3.And(pc, z3.Not(f)) for pc, _, _, h in ends for _, f in h.get(p, [])]
             r, m = check(z3.Or(*bad)) if bad else (z3.unsat, None)
             if r == z3.unknown:
                 rows[p].verdict, rows[p].note = UNKNOWN, f"budget {budget_s:g} s"
@@ -211,7 +211,7 @@ def prove(
                 assert m is not None
                 rows[p].verdict = REFUTED
                 for pc, st, ret, h in ends:
-                    hit = [w for w, f in h[p] if z3.is_true(m.eval(z3.And(pc, z3.Not(f)), model_completion=True))]
+                    hit = [w for w, f in h.get(p, []) if z3.is_true(m.eval(z3.And(pc, z3.Not(f)), model_completion=True))]
                     if hit:
                         rows[p].witness = witness(m, st0, st, None if st is None else ret, bb, hit[0])
                         if st is None:

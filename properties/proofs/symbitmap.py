@@ -80,8 +80,8 @@ class SBits:
     def __init__(self, e: z3.BitVecRef) -> None:
         self.e = e
 
-    def __rshift__(self, o: int) -> SBits:
-        return SBits(z3.LShR(self.e, o))
+    def __rshift__(self, o: Any) -> SBits:
+        return SBits(z3.LShR(self.e, to_n(o, self.e.size())))
 
     def __and__(self, o: Any) -> SBits:
         n = self.e.size()
