@@ -62,6 +62,16 @@ def replay_corpus(ledger: list[dict[str, str]]) -> tuple[bool, list[str]]:
     return ok_all, lines
 
 
+def proofs_step(block_bits: int = 8, budget_s: float = 40.0) -> bool:
+    """Z3 proofs of the hint lemmas on the port's own code (properties/proofs); the verdict table."""
+    from properties.proofs.__main__ import run as run_proofs
+    from properties.proofs.lemmas import LEMMAS
+
+    print(f"\n== hint-invariant proofs (Z3, block_bits={block_bits}, budget {budget_s:g} s per lemma)")
+    ok, _ = run_proofs(list(LEMMAS), block_bits, None, 1, budget_s)
+    return ok
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m tools.verify")
     ap.add_argument("--seed", type=int, default=0)
@@ -151,13 +161,17 @@ def main(argv: list[str] | None = None) -> int:
     if missing:
         print(f"  REQUIRED STATES NEVER REACHED: {', '.join(missing)}")
 
+    proofs_ok = proofs_step()
+
     elapsed = time.time() - t0
-    ok = corpus_ok and not new_violation and not missing
+    ok = corpus_ok and not new_violation and not missing and proofs_ok
     print(f"\n== verdict: {'PASS' if ok else 'FAIL'}  ({steps_total} walk steps, {elapsed:.0f} s, seed {args.seed})")
     if not corpus_ok:
         print("   corpus mismatch or a ledger finding no longer reproduces")
     if new_violation:
         print("   a property without a ledger entry was violated")
+    if not proofs_ok:
+        print("   a proof lemma was refuted without a ledger entry")
     return 0 if ok else 1
 
 

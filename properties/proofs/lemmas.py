@@ -191,9 +191,14 @@ def setup_find_block_fit(bb: int, nb: int) -> State:
 
 
 def _fit_found(st: State, ret: Any, runs: Runs, bb: int, nb: int) -> z3.BoolRef:
-    """-1 only if no single block holds an aligned free run of alloc_bits (cross-block fits may be missed)."""
+    """-1 only if no block holds a free run with room for alloc_bits after any alignment padding.
+
+    A run of alloc_bits + align - 1 bits holds an aligned fit wherever it starts; shorter runs
+    may be passed over (the hints keep one start per size), and so may fits across blocks.
+    """
     k, a = st.args["alloc_bits"], st.args["align"]
-    any_fit = z3.Or(*[runs.fit(k, a, i * bb, (i + 1) * bb) for i in range(nb)])
+    need = SInt(k.e + a.e - 1)
+    any_fit = z3.Or(*[runs.fit(need, 1, i * bb, (i + 1) * bb) for i in range(nb)])
     return z3.Implies(any_fit, SInt(_lift_ret(ret)).e != -1)
 
 

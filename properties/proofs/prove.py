@@ -123,7 +123,7 @@ def prove(
     lemma: Lemma | str,
     block_bits: int = 64,
     nblocks: int | None = None,
-    runs: int = 2,
+    runs: int = 1,
     budget_s: float = 60.0,
     variant: Callable[[Percpu], None] | None = None,
 ) -> list[Row]:
@@ -143,7 +143,7 @@ def prove(
     pre_j = Judge.of(st0.pre_map, "pre", bb, nb)
     post_j = pre_j if st0.post_map is st0.pre_map else Judge.of(st0.post_map, "post", bb, nb)
     # the exploring solver over-approximates (no run-length definitions): it only prunes paths
-    explorer = z3.Solver()
+    explorer = z3.SolverFor("QF_BV")
     explorer.add(*st0.assume)
     for prop in lm.pre:
         for _, f in pre_j.holds(prop, st0):
@@ -200,7 +200,7 @@ def prove(
 
     paths = 0
     try:
-        paths = explore(explorer, run, on_path)
+        paths = explore(explorer, run, on_path, deadline=deadline)
         for p in props:
             # one query per property over every path: some path whose condition holds violates it
             bad = [z3.And(pc, z3.Not(f)) for pc, _, _, h in ends for _, f in h.get(p, [])]

@@ -21,6 +21,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+import time
+
 import z3
 
 W = 32  # width of symbolic integers: positions and lengths stay far below 2**31
@@ -266,7 +268,9 @@ class PathEnd:
 class Run(_Ctx):
     """One execution along a decision prefix, with the solver holding base + path condition."""
 
-    def __init__(self, solver: z3.Solver, prefix: list[bool], pending: list[list[bool]], max_depth: int) -> None:
+    def __init__(self, solver: z3.Solver, prefix: list[bool], pending: list[list[bool]], max_depth: int,
+                 deadline: float = float("inf")) -> None:
+        self.deadline = deadline
         self.solver = solver
         self.prefix = prefix
         self.pending = pending
@@ -281,7 +285,7 @@ class Run(_Ctx):
             self.checks += 1
             r = self.solver.check()
             if r == z3.unknown:
-                raise Unknown(self.solver.reason_unknown())
+                raise Unknown("budget" if time.perf_counter() > self.deadline else self.solver.reason_unknown())
             if r != z3.sat:
                 raise PathLimit("replayed prefix became infeasible")
             self.model = self.solver.model()
@@ -289,6 +293,10 @@ class Run(_Ctx):
 
     def decide(self, cond: z3.BoolRef) -> bool:
         i = len(self.decisions)
+        if time.perf_counter() > self.deadline:
+            raise Unknown("budget")
+        if self.deadline != float("inf"):
+            self.solver.set("timeout", max(1, int((self.deadline - time.perf_counter()) * 1000)))
         if i >= self.max_depth:
             raise PathLimit(f"more than {self.max_depth} decisions on one path")
         if i < len(self.prefix):
@@ -324,6 +332,7 @@ def explore(
     on_path: Callable[[PathEnd, Run], None],
     max_paths: int = 100_000,
     max_depth: int = 400,
+    deadline: float = float("inf"),
 ) -> int:
     """Runs ``fn`` once per feasible path under the solver's assertions; returns the path count.
 
@@ -338,7 +347,7 @@ def explore(
         if n > max_paths:
             raise PathLimit(f"more than {max_paths} paths")
         solver.push()
-        run = Run(solver, prefix, pending, max_depth)
+        run = Run(solver, prefix, pending, max_depth, deadline)
         _CTX.append(run)
         try:
             try:
