@@ -62,7 +62,7 @@ def replay_corpus(ledger: list[dict[str, str]]) -> tuple[bool, list[str]]:
     return ok_all, lines
 
 
-def proofs_step(block_bits: int = 8, budget_s: float = 40.0) -> bool:
+def proofs_step(block_bits: int = 8, budget_s: float = 20.0) -> bool:
     """Z3 proofs of the hint lemmas on the port's own code (properties/proofs); the verdict table."""
     from properties.proofs.__main__ import run as run_proofs
     from properties.proofs.lemmas import LEMMAS

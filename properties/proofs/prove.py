@@ -20,7 +20,7 @@ import z3
 
 from impl.internal import MD_FIELDS
 from impl.percpu import Percpu
-from properties.proofs.lemmas import FIT_CHECKS, NO_EXCEPTION, LEMMAS, Lemma, State, percpu_for
+from properties.proofs.lemmas import FIT_CHECKS, LEMMAS, NO_EXCEPTION, Lemma, State, percpu_for, scan_hint_prefix
 from properties.proofs.sym import PathEnd, PathLimit, Run, SInt, Unknown, explore, formula
 from properties.proofs.symbitmap import Runs, SymBitmap, SymTruth, SymWindow
 from properties import invariants  # noqa: F401  (registers the inv_* properties)
@@ -74,6 +74,22 @@ class Judge:
             md = st.chunk.chunk_md if where == "chunk" else st.chunk.md_blocks[int(where.split()[1])]
             out.append((where, formula(lambda md=md, t=t, w=w: p.fn(md, t, w))))
         return out
+
+
+def slice_chunk_md(pcpu: Percpu) -> None:
+    """Block-scope lemmas judge block hints only: drop the chunk_md updates (always the last statements).
+
+    pcpu_chunk_refresh_hint() and pcpu_block_update() on chunk_md only write chunk_md, after every
+    block has been updated, so skipping them changes no block field; the chunk-scope lemmas run them.
+    """
+    update = pcpu.pcpu_block_update
+
+    def block_update_blocks_only(block: Any, start: Any, end: Any) -> None:
+        if block.nr_bits == pcpu.PCPU_BITMAP_BLOCK_BITS:
+            update(block, start, end)
+
+    pcpu.pcpu_chunk_refresh_hint = lambda chunk, full_scan: None  # type: ignore[method-assign]
+    pcpu.pcpu_block_update = block_update_blocks_only  # type: ignore[method-assign]
 
 
 def _runs_at_most(bm: SymBitmap, lo: int, hi: int, r: int) -> z3.BoolRef:
@@ -138,6 +154,8 @@ def prove(
     pcpu = percpu_for(bb)
     if variant is not None:
         variant(pcpu)
+    if lm.scope == "block":
+        slice_chunk_md(pcpu)
 
     st0 = lm.setup(bb, nb)
     pre_j = Judge.of(st0.pre_map, "pre", bb, nb)
@@ -148,6 +166,9 @@ def prove(
     for prop in lm.pre:
         for _, f in pre_j.holds(prop, st0):
             explorer.add(f)
+    for where, _, w in pre_j.truths:
+        md = st0.chunk.chunk_md if where == "chunk" else st0.chunk.md_blocks[int(where.split()[1])]
+        explorer.add(scan_hint_prefix(md, w.runs))
     if lm.runs_bound:
         for i in range(nb):
             explorer.add(_runs_at_most(st0.post_map, i * bb, (i + 1) * bb, runs))
@@ -198,32 +219,34 @@ def prove(
                 holds[p] = post_j.holds(p, st)
         ends.append((pc, st, ret, holds))
 
-    paths = 0
+    complete, why = True, ""
     try:
-        paths = explore(explorer, run, on_path, deadline=deadline)
-        for p in props:
-            # one query per property over every path: some path whose condition holds violates it
-            bad = [z3.And(pc, z3.Not(f)) for pc, _, _, h in ends for _, f in h.get(p, [])]
-            r, m = check(z3.Or(*bad)) if bad else (z3.unsat, None)
-            if r == z3.unknown:
-                rows[p].verdict, rows[p].note = UNKNOWN, f"budget {budget_s:g} s"
-            elif r == z3.sat:
-                assert m is not None
-                rows[p].verdict = REFUTED
-                for pc, st, ret, h in ends:
-                    hit = [w for w, f in h.get(p, []) if z3.is_true(m.eval(z3.And(pc, z3.Not(f)), model_completion=True))]
-                    if hit:
-                        rows[p].witness = witness(m, st0, st, None if st is None else ret, bb, hit[0])
-                        if st is None:
-                            rows[p].note = str(ret)
-                        break
+        # exploration gets 70% of the budget; the property queries the rest
+        explore(explorer, run, on_path, deadline=t0 + 0.7 * budget_s)
     except (Unknown, PathLimit) as e:
-        for p in props:
-            if rows[p].verdict == PROVED:
-                rows[p].verdict = UNKNOWN
-                rows[p].note = f"budget {budget_s:g} s" if str(e) in ("budget", "timeout", "canceled") else str(e)
+        complete, why = False, (f"budget {budget_s:g} s" if str(e) in ("budget", "timeout", "canceled") else str(e))
+    for p in props:
+        # one query per property over every path: some path whose condition holds violates it
+        bad = [z3.And(pc, z3.Not(f)) for pc, _, _, h in ends for _, f in h.get(p, [])]
+        r, m = check(z3.Or(*bad)) if bad and time.perf_counter() < deadline else (z3.unsat, None)
+        if r == z3.sat:
+            assert m is not None
+            rows[p].verdict = REFUTED
+            for pc, st, ret, h in ends:
+                hit = [w for w, f in h.get(p, []) if z3.is_true(m.eval(z3.And(pc, z3.Not(f)), model_completion=True))]
+                if hit:
+                    rows[p].witness = witness(m, st0, st, None if st is None else ret, bb, hit[0])
+                    if st is None:
+                        rows[p].note = str(ret)
+                    break
+        elif r == z3.unknown or not complete:
+            # a refutation found on part of the paths is real; a proof needs every path
+            rows[p].verdict = UNKNOWN
+            rows[p].note = why or f"budget {budget_s:g} s"
     dt = round(time.perf_counter() - t0, 2)
     for row in rows.values():
         row.seconds = dt
-        row.bounds["paths"] = paths
+        row.bounds["paths"] = len(ends)
+        if not complete:
+            row.note = (row.note + f"; {len(ends)} paths explored before the budget").lstrip("; ")
     return list(rows.values())
