@@ -13,14 +13,14 @@ properties/invariants.py, run on symbolic values (see sym.formula).
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import z3
 
 from impl.internal import Geometry, pcpu_block_md, pcpu_chunk
 from impl.percpu import Percpu
-from properties.proofs.sym import W, SInt, sint
+from properties.proofs.sym import SInt, W, sint
 from properties.proofs.symbitmap import Runs, SymBitmap, ones_below
 
 BLOCK_PROPS = [
@@ -78,7 +78,6 @@ class Lemma:
     blocks: int = 1
     runs_bound: bool = False  # the code loops over the free runs of a block: bound their number
     doc: str = ""
-    extra_post: dict[str, Callable[[State, Any, Runs], z3.BoolRef]] = field(default_factory=dict)
 
 
 def fresh_chunk(block_bits: int, nblocks: int) -> tuple[pcpu_chunk, SymBitmap]:

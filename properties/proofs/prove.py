@@ -20,10 +20,10 @@ import z3
 
 from impl.internal import MD_FIELDS
 from impl.percpu import Percpu
+from properties import invariants  # noqa: F401  (registers the inv_* properties)
 from properties.proofs.lemmas import FIT_CHECKS, LEMMAS, NO_EXCEPTION, Lemma, State, percpu_for, scan_hint_prefix
 from properties.proofs.sym import PathEnd, PathLimit, Run, SInt, Unknown, explore, formula
 from properties.proofs.symbitmap import Runs, SymBitmap, SymTruth, SymWindow
-from properties import invariants  # noqa: F401  (registers the inv_* properties)
 from properties.registry import OUTCOME, PROPERTIES
 
 PROVED, REFUTED, UNKNOWN, VACUOUS = "PROVED", "REFUTED", "UNKNOWN", "VACUOUS"

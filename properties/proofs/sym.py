@@ -17,11 +17,10 @@ None (holds).
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass, field
-from typing import Any
-
 import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
 
 import z3
 
@@ -402,10 +401,3 @@ def formula(pred: Callable[[], Any], max_paths: int = 256) -> z3.BoolRef:
         if r is None:
             holds.append(z3.And(*ctx.conds) if ctx.conds else z3.BoolVal(True))
     return z3.Or(*holds) if holds else z3.BoolVal(False)
-
-
-@dataclass
-class Stats:
-    paths: int = 0
-    checks: int = 0
-    extra: dict[str, int] = field(default_factory=dict)

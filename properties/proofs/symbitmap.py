@@ -24,7 +24,7 @@ from typing import Any
 
 import z3
 
-from properties.proofs.sym import W, LowMask, SBool, SInt, fls_term, lift
+from properties.proofs.sym import LowMask, SBool, SInt, W, fls_term, lift
 
 
 def to_n(x: Any, n: int) -> z3.BitVecRef:
