@@ -30,7 +30,7 @@ from properties.proofs.symbitmap import Runs, SymBitmap, SymTruth, SymWindow
 from properties.proofs.witness import reproduce
 
 N = 8
-U = 6  # map width of the exhaustive unit checks (every map of U bits)
+U = 4  # map width of the exhaustive unit checks (every map of U bits)
 BUDGET_S = 90.0
 
 
@@ -43,10 +43,10 @@ def _ev(x: object) -> int:
 def test_symbolic_bitmap_matches_concrete_on_every_small_map() -> None:
     for v in range(1 << U):
         sb, cb = SymBitmap(U, z3.BitVecVal(v, U)), Bitmap(U, v)
-        for size, off in itertools.product((4, 6), (0, 2, 5)):
+        for size, off in itertools.product((3, 4), (0, 2, 4)):
             assert _ev(sb.find_next_bit(size, off)) == cb.find_next_bit(size, off), (v, size, off)
             assert _ev(sb.find_next_zero_bit(size, off)) == cb.find_next_zero_bit(size, off), (v, size, off)
-        for size in (1, 4, 6):
+        for size in (1, 3, 4):
             assert _ev(sb.find_last_bit(size)) == cb.find_last_bit(size), (v, size)
             # through BitmapView's own code, with a symbolic size
             got = find_last_bit(BitmapView(sb, 0), SInt(z3.BitVecVal(size, 32)))  # type: ignore[arg-type]
@@ -69,7 +69,7 @@ def test_run_lengths_match_the_model_on_every_small_map() -> None:
         assert _ev(t.first_free) == truth.first_free and _ev(t.left_free) == truth.left_free, v
         assert _ev(t.right_free) == truth.right_free, v
         w = SymWindow(runs, 0, U, U)
-        for st, ln in ((0, 3), (2, 2), (4, 2), (5, 3)):
+        for st, ln in ((0, 3), (2, 2), (1, 2), (3, 1)):
             assert z3.is_true(z3.simplify(w.free(st, ln).e)) == mc.is_free(st, ln), (v, st, ln)
 
 
