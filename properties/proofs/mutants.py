@@ -1,7 +1,7 @@
 """One mutant per lemma that the lemma must refute, from properties/mutants.py's one-line edits.
 
 Where properties/mutants.py already has a mutant of the lemma's function it
-is reused; the two added here use the same :class:`~properties.mutants.Mutant`
+is reused; the ones added here use the same :class:`~properties.mutants.Mutant`
 mechanism (a one-line edit of the port's own method source).  Each entry also
 names a property the lemma should refute on it which the faithful port
 proves, and the small configuration its replayable sequence is searched on.
@@ -17,6 +17,9 @@ EXTRA: dict[str, Mutant] = {
         Mutant("hint_free_end_not_extended", "pcpu_block_update_hint_free",
                "end = e_block.contig_hint_start + e_block.contig_hint", "end = e_off",
                "a freed run that touches e_block's contig_hint is not merged with it"),
+        Mutant("refresh_hint_keeps_contig", "pcpu_block_refresh_hint",
+               "block.contig_hint = 0", "pass",
+               "a rescan from first_free starts with the old contig_hint instead of none"),
         Mutant("next_fit_right_free_one_more", "pcpu_next_fit_region",
                "bits = BLOCK_BITS - bit_off", "bits = BLOCK_BITS - bit_off + 1",
                "the run at a block's right edge is counted one bit longer than it is"),
@@ -29,7 +32,9 @@ ALL = MUTANTS | EXTRA
 FOR_LEMMA: dict[str, str] = {
     "block_update": "block_update_right_edge_sets_left_free",
     "block_update_scan": "update_scan_includes_used_bit",
-    "block_refresh_hint": "refresh_hint_keeps_right_free",
+    # refresh_hint_keeps_right_free (properties/mutants.py) only breaks right_free, which F3 already
+    # breaks on the faithful port
+    "block_refresh_hint": "refresh_hint_keeps_contig",
     "block_hint_alloc": "hint_alloc_e_off_no_plus_one",
     "block_hint_free": "hint_free_end_not_extended",
     "block_find_fit": "next_fit_right_free_one_more",

@@ -181,11 +181,18 @@ def prove(
     def remaining_ms() -> int:
         return max(1, int((deadline - time.perf_counter()) * 1000))
 
-    def check(*fs: z3.BoolRef) -> tuple[z3.CheckSatResult, z3.ModelRef | None]:
-        s = z3.SolverFor("QF_BV")
-        s.set("timeout", remaining_ms())
-        s.add(base, *fs)
-        r = s.check()
+    light = z3.And(*explorer.assertions())
+
+    def check(*fs: z3.BoolRef, share: int = 1) -> tuple[z3.CheckSatResult, z3.ModelRef | None]:
+        # first without the largest-run definitions (an over-approximation: unsat there is unsat),
+        # then, if that finds a model, with everything
+        for b in (light, base):
+            s = z3.SolverFor("QF_BV")
+            s.set("timeout", max(1, remaining_ms() // share))
+            s.add(b, *fs)
+            r = s.check()
+            if r == z3.unsat:
+                return r, None
         return r, (s.model() if r == z3.sat else None)
 
     r, _ = check()
@@ -225,10 +232,15 @@ def prove(
         explore(explorer, run, on_path, deadline=t0 + 0.7 * budget_s)
     except (Unknown, PathLimit) as e:
         complete, why = False, (f"budget {budget_s:g} s" if str(e) in ("budget", "timeout", "canceled") else str(e))
-    for p in props:
+    for k, p in enumerate(props):
         # one query per property over every path: some path whose condition holds violates it
         bad = [z3.And(pc, z3.Not(f)) for pc, _, _, h in ends for _, f in h.get(p, [])]
-        r, m = check(z3.Or(*bad)) if bad and time.perf_counter() < deadline else (z3.unsat, None)
+        if not bad:
+            r, m = z3.unsat, None
+        elif time.perf_counter() < deadline:
+            r, m = check(z3.Or(*bad), share=len(props) - k)  # a fair share of what is left
+        else:
+            r, m = z3.unknown, None  # out of time: never a proof
         if r == z3.sat:
             assert m is not None
             rows[p].verdict = REFUTED
