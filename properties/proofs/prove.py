@@ -142,6 +142,7 @@ def prove(
     runs: int = 1,
     budget_s: float = 60.0,
     variant: Callable[[Percpu], None] | None = None,
+    prune_with_pre: bool = True,
 ) -> list[Row]:
     """Judges every post-property of ``lemma`` on the (possibly mutated) port; one Row per property."""
     lm = LEMMAS[lemma] if isinstance(lemma, str) else lemma
@@ -163,16 +164,19 @@ def prove(
     # the exploring solver over-approximates (no run-length definitions): it only prunes paths
     explorer = z3.SolverFor("QF_BV")
     explorer.add(*st0.assume)
+    pre_fs: list[z3.BoolRef] = []
     for prop in lm.pre:
-        for _, f in pre_j.holds(prop, st0):
-            explorer.add(f)
+        pre_fs += [f for _, f in pre_j.holds(prop, st0)]
     for where, _, w in pre_j.truths:
         md = st0.chunk.chunk_md if where == "chunk" else st0.chunk.md_blocks[int(where.split()[1])]
-        explorer.add(scan_hint_prefix(md, w.runs))
+        pre_fs.append(scan_hint_prefix(md, w.runs))
     if lm.runs_bound:
         for i in range(nb):
             explorer.add(_runs_at_most(st0.post_map, i * bb, (i + 1) * bb, runs))
-    base = z3.And(*explorer.assertions(), pre_j.defs(), post_j.defs())
+    if prune_with_pre:
+        explorer.add(*pre_fs)
+    light = z3.And(*explorer.assertions(), *pre_fs)
+    base = z3.And(light, pre_j.defs(), post_j.defs())
 
     props = list(lm.post) + [NO_EXCEPTION]
     kinds = {p: (PROPERTIES[p].kind if p in PROPERTIES else OUTCOME) for p in props}
@@ -181,7 +185,6 @@ def prove(
     def remaining_ms() -> int:
         return max(1, int((deadline - time.perf_counter()) * 1000))
 
-    light = z3.And(*explorer.assertions())
 
     def check(*fs: z3.BoolRef, share: int = 1) -> tuple[z3.CheckSatResult, z3.ModelRef | None]:
         # first without the largest-run definitions (an over-approximation: unsat there is unsat),
