@@ -3,8 +3,8 @@
 A witness is a bitmap plus hint state that the solver chose; nothing says a
 sequence of kernel calls reaches it.  :func:`reproduce` searches for calls
 that drive the real port (properties.harness.Harness, every check on) into
-a state violating the SAME property, on the small configuration whose block
-size matches the witness: seeded campaigns of tools.find in which every other
+a state violating the SAME property, on the small configurations (the one whose
+block size matches the witness first, then the others): seeded campaigns of tools.find in which every other
 property is looked past, shrunk by delta debugging, written in the
 "percpu litmus v1" format with the witness on a header line, and replayed
 once more (litmus.run + judge) before it is returned.  When no seed reaches
@@ -52,14 +52,15 @@ def reproduce(
 ) -> Reproduction:
     """Searches a call sequence on the port (``variant`` applied) that violates ``prop``; see module doc."""
     t0 = time.perf_counter()
-    cfg = PRESET_FOR_BITS.get(block_bits, "small16")
+    first = PRESET_FOR_BITS.get(block_bits, "small16")
+    configs = [first] + [c for c in PRESET_FOR_BITS.values() if c != first]
     targets = set(HARNESS_NAME.get(prop, (prop,)))
     everything = frozenset(PROPERTIES) | frozenset(CALL_PROPERTIES)
     look_past = everything - targets
     from tools.find import campaign
 
     tried = 0
-    for seed in seeds:
+    for cfg, seed in ((c, s) for c in configs for s in seeds):
         tried += 1
         hits = campaign(cfg, [seed], steps, look_past, variant, verbose=False)
         hit = next(((p, v) for p, v in hits.items() if p in targets), None)
