@@ -20,6 +20,9 @@ EXTRA: dict[str, Mutant] = {
         Mutant("refresh_hint_keeps_contig", "pcpu_block_refresh_hint",
                "block.contig_hint = 0", "pass",
                "a rescan from first_free starts with the old contig_hint instead of none"),
+        Mutant("hint_alloc_keeps_left_free", "pcpu_block_update_hint_alloc",
+               "s_block.left_free = min(s_block.left_free, s_off)", "pass",
+               "an allocation at a block's start that misses contig_hint leaves left_free as it was"),
         Mutant("next_fit_right_free_one_more", "pcpu_next_fit_region",
                "bits = BLOCK_BITS - bit_off", "bits = BLOCK_BITS - bit_off + 1",
                "the run at a block's right edge is counted one bit longer than it is"),
@@ -35,11 +38,12 @@ FOR_LEMMA: dict[str, str] = {
     # refresh_hint_keeps_right_free (properties/mutants.py) only breaks right_free, which F3 already
     # breaks on the faithful port
     "block_refresh_hint": "refresh_hint_keeps_contig",
-    "block_hint_alloc": "hint_alloc_e_off_no_plus_one",
+    # hint_alloc_e_off_no_plus_one (properties/mutants.py) breaks right_free, as F3 does already
+    "block_hint_alloc": "hint_alloc_keeps_left_free",
     "block_hint_free": "hint_free_end_not_extended",
     "block_find_fit": "next_fit_right_free_one_more",
     "chunk_refresh_hint": "chunk_refresh_keeps_contig",
-    "chunk_hint_alloc": "hint_alloc_e_off_no_plus_one",
+    "chunk_hint_alloc": "hint_alloc_keeps_left_free",
     "chunk_hint_free": "hint_free_end_not_extended",
     "chunk_find_fit": "next_fit_no_align",
 }
