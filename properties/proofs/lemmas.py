@@ -250,7 +250,7 @@ LEMMAS: dict[str, Lemma] = {
         Lemma("block_find_fit", "pcpu_find_block_fit", "block", setup_find_block_fit, ALL_PRE, FIT_PROPS,
               doc="the fit search finds a fit when one exists, and only returns useful starts"),
         Lemma("chunk_refresh_hint", "pcpu_chunk_refresh_hint", "chunk", setup_chunk_refresh,
-              ["inv_chunk_first_free_lower", *BLOCK_PROPS], CHUNK_PROPS, blocks=2,
+              ["inv_chunk_first_free_lower", "inv_chunk_scan_hint", *BLOCK_PROPS], CHUNK_PROPS, blocks=2,
               doc="rebuilding chunk_md from sound block hints gives sound chunk hints"),
         Lemma("chunk_hint_alloc", "pcpu_block_update_hint_alloc", "chunk", setup_hint_alloc, ALL_PRE,
               BLOCK_PROPS + CHUNK_PROPS, blocks=2, runs_bound=True,
