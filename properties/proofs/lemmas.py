@@ -211,6 +211,10 @@ def _fit_found(st: State, ret: Any, runs: Runs, bb: int, nb: int) -> z3.BoolRef:
     k, a = st.args["alloc_bits"], st.args["align"]
     need = SInt(k.e + a.e - 1)
     any_fit = z3.Or(*[runs.fit(need, 1, i * bb, (i + 1) * bb) for i in range(nb)])
+    # a free run across a block edge lets the chunk hint lag by up to a block (inv_chunk_contig_hint_slack):
+    # the fit is owed only when no free run crosses a block edge
+    walls = [z3.Or(runs.bit_used(j * bb - 1), runs.bit_used(j * bb)) for j in range(1, nb)]
+    any_fit = z3.And(any_fit, *walls)
     return z3.Implies(any_fit, SInt(_lift_ret(ret)).e != -1)
 
 
