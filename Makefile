@@ -5,7 +5,7 @@ PY      := $(VENV)/bin/python
 STAMP   := $(VENV)/.installed
 SEED    ?= 0
 
-.PHONY: all venv test test-deep verify lint clean bench kernel-oracle replay validate-patch bench-tables mutation mutation-report time-to-detect c-agreement bench-c trace
+.PHONY: all venv test test-deep verify lint clean bench kernel-oracle replay validate-patch bench-tables mutation mutation-report time-to-detect c-agreement bench-c trace proofs bench-proofs crosshair
 
 all: verify
 
@@ -80,3 +80,19 @@ mutation-report: $(STAMP)
 
 time-to-detect: $(STAMP)
 	$(PY) -m tools.time_to_detect --seeds 0-4 --steps 800
+
+# Z3 proofs of the hint lemmas on the port's own code (properties/proofs/README.md)
+# make proofs [LEMMA=block_update] [BITS=8] [BUDGET=60]
+BITS   ?= 8
+BUDGET ?= 60
+proofs: $(STAMP)
+	$(PY) -m properties.proofs $(if $(LEMMA),--lemma $(LEMMA)) --block-bits $(BITS) --budget $(BUDGET)
+
+bench-proofs: $(STAMP)
+	$(PY) -m tools.bench_proofs --budget $(BUDGET)
+
+# CrossHair contracts on the pure helpers, and model vs port on a block's largest free run
+crosshair: $(STAMP)
+	$(VENV)/bin/crosshair check properties/proofs/contracts.py --analysis_kind PEP316 --per_condition_timeout 2
+	$(VENV)/bin/crosshair diffbehavior properties.proofs.contracts.model_largest_run \
+		properties.proofs.contracts.port_largest_run --per_condition_timeout 10

@@ -61,7 +61,8 @@ def _areamap() -> Implementation:
 
     state = [p for p in by_scope("chunk_state") if p.name not in BITMAP_ONLY_STATE]
     state += list(areamap_checks.AREAMAP_PROPERTIES.values())
-    skipped = [p.name for p in by_scope("block") + by_scope("chunk") + by_scope("chunk_stats")] + list(BITMAP_ONLY_STATE)
+    hint_props = by_scope("block") + by_scope("chunk") + by_scope("chunk_stats")
+    skipped = [p.name for p in hint_props] + list(BITMAP_ONLY_STATE)
     return Implementation(
         "areamap", boot_areamap, [], [], state, areamap_checks.miss_allowed,
         snapshot=areamap_checks.snapshot,

@@ -115,6 +115,8 @@ def smp_walks(args: argparse.Namespace, seen: Counter[str], where: dict[str, str
               f"{e['balance_populated_pages']:>6} {e['balance_depopulated_pages']:>6} {e['state_isolated_chunk']:>8} "
               f"{e['alloc_failed_injected']:>8} {len(h.violations):>10}   seed {seed}")
     return total
+
+
 def kernel_steps(seed: int, c_ops: int) -> bool:
     """The C differential and the real trace replay; True when both pass."""
     print("\n== port vs the kernel's C (every operation compared bit for bit)")
@@ -131,6 +133,16 @@ def kernel_steps(seed: int, c_ops: int) -> bool:
     t = time.time()
     r = trace.replay_file(str(trace.REAL_TRACE), check_every=250)
     return trace.print_report(r, time.time() - t) and c_ok
+
+
+def proofs_step(block_bits: int = 8, budget_s: float = 20.0) -> bool:
+    """Z3 proofs of the hint lemmas on the port's own code (properties/proofs); the verdict table."""
+    from properties.proofs.__main__ import run as run_proofs
+    from properties.proofs.lemmas import LEMMAS
+
+    print(f"\n== hint-invariant proofs (Z3, block_bits={block_bits}, budget {budget_s:g} s per lemma)")
+    ok, _ = run_proofs(list(LEMMAS), block_bits, None, 1, budget_s)
+    return ok
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -249,9 +261,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"  REQUIRED STATES NEVER REACHED: {', '.join(missing)}")
 
     kernel_ok = kernel_steps(args.seed, args.c_ops)
+    proofs_ok = proofs_step()
 
     elapsed = time.time() - t0
-    ok = corpus_ok and not new_violation and not missing and not areamap_bad and kernel_ok
+    ok = corpus_ok and not new_violation and not missing and not areamap_bad and kernel_ok and proofs_ok
     print(f"\n== verdict: {'PASS' if ok else 'FAIL'}  ({steps_total} walk steps, {elapsed:.0f} s, seed {args.seed})")
     if not corpus_ok:
         print("   corpus mismatch or a ledger finding no longer reproduces")
@@ -261,6 +274,8 @@ def main(argv: list[str] | None = None) -> int:
         print("   the area-map baseline violated a property")
     if not kernel_ok:
         print("   the port differs from the kernel's C, or the trace replay is below its goal")
+    if not proofs_ok:
+        print("   a proof lemma was refuted without a ledger entry")
     return 0 if ok else 1
 
 

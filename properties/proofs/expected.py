@@ -1,0 +1,54 @@
+"""Expected refutations: lemmas the faithful port SHOULD refute, tied to findings/ledger.toml.
+
+A lemma states the kernel's intended invariant; the known kernel findings
+F1-F7 break some of them, so on the faithful port those (lemma, property)
+rows must come out REFUTED.  Each entry names the ledger finding whose
+property is refuted and whose corpus file replays a sequence that reaches
+it.  A refutation not in this table is new: it needs a ledger entry with a
+replayable sequence (properties.proofs.witness.reproduce) before the proofs
+step of ``make verify`` passes.
+"""
+
+from __future__ import annotations
+
+import tomllib
+
+from properties.mutants import _LEDGER
+
+EXPECTED: dict[tuple[str, str], str] = {
+    # pcpu_block_update(): equal-size run before contig_hint becomes scan_hint (F4); a merging free
+    # leaves the old scan_hint inside the new contig_hint (F6)
+    ("block_update", "inv_block_scan_hint_order"): "F4",
+    ("block_update", "inv_block_scan_hint_disjoint"): "F6",
+    # pcpu_block_update_scan() folds its hole through pcpu_block_update(): the same two branches
+    ("block_update_scan", "inv_block_scan_hint_order"): "F4",
+    ("block_update_scan", "inv_block_scan_hint_disjoint"): "F6",
+    # pcpu_block_refresh_hint() promoting a scan_hint that ends at the block end loses right_free (F3)
+    ("block_refresh_hint", "inv_block_right_free"): "F3",
+    ("block_hint_alloc", "inv_block_right_free"): "F3",
+    # pcpu_block_update_hint_free() ends in pcpu_block_update() on the block
+    ("block_hint_free", "inv_block_scan_hint_order"): "F4",
+    ("block_hint_free", "inv_block_scan_hint_disjoint"): "F6",
+    ("chunk_hint_free", "inv_block_scan_hint_order"): "F4",
+    ("chunk_hint_free", "inv_block_scan_hint_disjoint"): "F6",
+    # a block wholly covered by a straddling allocation keeps first_free = 0 (F1)
+    ("chunk_hint_alloc", "inv_block_first_free"): "F1",
+    ("chunk_hint_alloc", "inv_block_right_free"): "F3",
+    # the chunk hint is offered a region whose end is block-relative (F2)
+    ("chunk_hint_free", "inv_chunk_contig_hint_in_block"): "F2",
+}
+
+
+def expectation(lemma: str, prop: str) -> str | None:
+    """"ledger F<n> (<corpus file>)" if this refutation is an expected one whose ledger entry exists."""
+    fid = EXPECTED.get((lemma, prop))
+    if fid is None:
+        return None
+    with open(_LEDGER, "rb") as fh:
+        ledger = tomllib.load(fh).get("finding", [])
+    for f in ledger:
+        if f["id"] == fid and f["property"] == prop:
+            return f"expected: ledger {fid} ({f['file']})"
+        if f["id"] == fid:
+            return f"expected: ledger {fid} ({f['file']}; same root cause, ledger property {f['property']})"
+    return None

@@ -1,0 +1,49 @@
+"""One mutant per lemma that the lemma must refute, from properties/mutants.py's one-line edits.
+
+Where properties/mutants.py already has a mutant of the lemma's function it
+is reused; the ones added here use the same :class:`~properties.mutants.Mutant`
+mechanism (a one-line edit of the port's own method source).  Each entry also
+names a property the lemma should refute on it which the faithful port
+proves, and the small configuration its replayable sequence is searched on.
+"""
+
+from __future__ import annotations
+
+from properties.mutants import MUTANTS, Mutant
+
+EXTRA: dict[str, Mutant] = {
+    m.name: m
+    for m in (
+        Mutant("hint_free_end_not_extended", "pcpu_block_update_hint_free",
+               "end = e_block.contig_hint_start + e_block.contig_hint", "end = e_off",
+               "a freed run that touches e_block's contig_hint is not merged with it"),
+        Mutant("refresh_hint_keeps_contig", "pcpu_block_refresh_hint",
+               "block.contig_hint = 0", "pass",
+               "a rescan from first_free starts with the old contig_hint instead of none"),
+        Mutant("hint_alloc_keeps_left_free", "pcpu_block_update_hint_alloc",
+               "s_block.left_free = min(s_block.left_free, s_off)", "pass",
+               "an allocation at a block's start that misses contig_hint leaves left_free as it was"),
+        Mutant("next_fit_right_free_one_more", "pcpu_next_fit_region",
+               "bits = BLOCK_BITS - bit_off", "bits = BLOCK_BITS - bit_off + 1",
+               "the run at a block's right edge is counted one bit longer than it is"),
+    )
+}
+
+ALL = MUTANTS | EXTRA
+
+# lemma -> mutant it must refute
+FOR_LEMMA: dict[str, str] = {
+    "block_update": "block_update_right_edge_sets_left_free",
+    "block_update_scan": "update_scan_includes_used_bit",
+    # refresh_hint_keeps_right_free (properties/mutants.py) only breaks right_free, which F3 already
+    # breaks on the faithful port
+    "block_refresh_hint": "refresh_hint_keeps_contig",
+    # hint_alloc_e_off_no_plus_one (properties/mutants.py) breaks right_free, as F3 does already
+    "block_hint_alloc": "hint_alloc_keeps_left_free",
+    "block_hint_free": "hint_free_end_not_extended",
+    "block_find_fit": "next_fit_right_free_one_more",
+    "chunk_refresh_hint": "chunk_refresh_keeps_contig",
+    "chunk_hint_alloc": "hint_alloc_keeps_left_free",
+    "chunk_hint_free": "hint_free_end_not_extended",
+    "chunk_find_fit": "next_fit_no_align",
+}

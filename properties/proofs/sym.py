@@ -1,0 +1,403 @@
+"""Symbolic integers and booleans that let unmodified Python code run over Z3 terms.
+
+An :class:`SInt` wraps a 32-bit Z3 bit-vector (signed); arithmetic and
+comparisons build terms.  Where ported code needs a Python value -- ``if``,
+``and``/``or``/``not``, ``min()``, list indexing -- the wrapper asks the
+current :class:`Run` to decide.  A run replays a recorded list of decisions
+and, past its end, follows the branch the current model satisfies and queues
+the other branch if the solver finds it feasible.  :func:`explore` re-executes
+the code once per feasible path (depth first), so the code under test is the
+real function object, never a copy.
+
+:func:`formula` does the same without a solver for small pure predicates (the
+registry's property functions): it enumerates every decision sequence and
+returns the disjunction of the path conditions on which the predicate returns
+None (holds).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import z3
+
+W = 32  # width of symbolic integers: positions and lengths stay far below 2**31
+
+
+class PathLimit(Exception):
+    """A path needed more decisions than allowed, or an index that could not be concretized."""
+
+
+class Unknown(Exception):
+    """The solver answered unknown (timeout) on a feasibility check."""
+
+
+# ----------------------------------------------------------------- contexts
+class _Ctx:
+    def decide(self, cond: z3.BoolRef) -> bool:  # pragma: no cover - interface
+        raise NotImplementedError
+
+
+_CTX: list[_Ctx] = []
+
+
+def _decide(cond: z3.BoolRef) -> bool:
+    cond = z3.simplify(cond)
+    if z3.is_true(cond):
+        return True
+    if z3.is_false(cond):
+        return False
+    if not _CTX:
+        raise TypeError("symbolic value used as a Python bool outside an exploration")
+    return _CTX[-1].decide(cond)
+
+
+def lift(x: Any) -> z3.BitVecRef:
+    """An int or SInt as a W-bit term."""
+    if isinstance(x, SInt):
+        return x.e
+    if isinstance(x, bool):
+        return z3.BitVecVal(int(x), W)
+    if isinstance(x, int):
+        return z3.BitVecVal(x, W)
+    if isinstance(x, z3.BitVecRef) and x.size() == W:
+        return x
+    raise TypeError(f"cannot lift {type(x).__name__} to a symbolic int")
+
+
+def fls_term(x: z3.BitVecRef) -> z3.BitVecRef:
+    """bit_length() of a non-negative bit-vector, as a term of the same width (binary ladder)."""
+    n = x.size()
+    c = z3.BitVecVal(0, n)
+    s = 1
+    while s < n:
+        s <<= 1
+    s >>= 1
+    cur = x
+    while s >= 1:
+        hit = z3.LShR(cur, s) != 0
+        c = z3.If(hit, c + s, c)
+        cur = z3.If(hit, z3.LShR(cur, s), cur)
+        s >>= 1
+    return z3.If(cur != 0, c + 1, c) if n > 0 else c
+
+
+class SBool:
+    """A symbolic condition; ``bool()`` of it is a branch decision."""
+
+    __slots__ = ("e",)
+
+    def __init__(self, e: z3.BoolRef) -> None:
+        self.e = e
+
+    def __bool__(self) -> bool:
+        return _decide(self.e)
+
+    @staticmethod
+    def _b(x: Any) -> z3.BoolRef:
+        if isinstance(x, SBool):
+            return x.e
+        if isinstance(x, bool):
+            return z3.BoolVal(x)
+        if isinstance(x, SInt):
+            return x.e != 0
+        if isinstance(x, int):
+            return z3.BoolVal(x != 0)
+        raise TypeError(type(x).__name__)
+
+    def __eq__(self, o: object) -> SBool:  # type: ignore[override]
+        return SBool(self.e == SBool._b(o))
+
+    def __ne__(self, o: object) -> SBool:  # type: ignore[override]
+        return SBool(z3.Xor(self.e, SBool._b(o)))
+
+    def __and__(self, o: Any) -> SBool:
+        return SBool(z3.And(self.e, SBool._b(o)))
+
+    __rand__ = __and__
+
+    def __or__(self, o: Any) -> SBool:
+        return SBool(z3.Or(self.e, SBool._b(o)))
+
+    __ror__ = __or__
+
+    def __invert__(self) -> SBool:
+        return SBool(z3.Not(self.e))
+
+    __hash__ = object.__hash__
+
+    def __repr__(self) -> str:
+        return f"SBool({self.e})"
+
+
+class _Pow2:
+    """``1 << k`` for symbolic ``k``; only ``- 1`` (a low mask) is supported on it."""
+
+    def __init__(self, k: SInt) -> None:
+        self.k = k
+
+    def __sub__(self, o: int) -> LowMask:
+        if o != 1:
+            raise TypeError("only (1 << k) - 1 is supported symbolically")
+        return LowMask(self.k)
+
+
+@dataclass(frozen=True)
+class LowMask:
+    """``(1 << k) - 1`` for symbolic ``k``; a bit-vector ``&`` applies it."""
+
+    k: SInt
+
+
+class SInt:
+    """A symbolic integer (W-bit signed two's complement)."""
+
+    __slots__ = ("e",)
+
+    def __init__(self, e: z3.BitVecRef) -> None:
+        self.e = e
+
+    # arithmetic
+    def __add__(self, o: Any) -> SInt:
+        return SInt(self.e + lift(o))
+
+    def __radd__(self, o: Any) -> SInt:
+        return SInt(lift(o) + self.e)
+
+    def __sub__(self, o: Any) -> SInt:
+        return SInt(self.e - lift(o))
+
+    def __rsub__(self, o: Any) -> SInt:
+        return SInt(lift(o) - self.e)
+
+    def __mul__(self, o: Any) -> SInt:
+        return SInt(self.e * lift(o))
+
+    __rmul__ = __mul__
+
+    def __floordiv__(self, o: Any) -> SInt:
+        if isinstance(o, int) and o > 0 and o & (o - 1) == 0:
+            return SInt(self.e >> (o.bit_length() - 1))  # arithmetic shift: floor division
+        raise TypeError("symbolic // only by a positive power of two")
+
+    def __and__(self, o: Any) -> SInt:
+        return SInt(self.e & lift(o))
+
+    __rand__ = __and__
+
+    def __or__(self, o: Any) -> SInt:
+        return SInt(self.e | lift(o))
+
+    __ror__ = __or__
+
+    def __invert__(self) -> SInt:
+        return SInt(~self.e)
+
+    def __neg__(self) -> SInt:
+        return SInt(-self.e)
+
+    def __rshift__(self, o: Any) -> SInt:
+        return SInt(self.e >> lift(o))
+
+    def __rlshift__(self, o: Any) -> _Pow2:
+        if o != 1:
+            raise TypeError("only 1 << k is supported symbolically")
+        return _Pow2(self)
+
+    # comparisons (signed)
+    def __lt__(self, o: Any) -> SBool:
+        return SBool(self.e < lift(o))
+
+    def __le__(self, o: Any) -> SBool:
+        return SBool(self.e <= lift(o))
+
+    def __gt__(self, o: Any) -> SBool:
+        return SBool(self.e > lift(o))
+
+    def __ge__(self, o: Any) -> SBool:
+        return SBool(self.e >= lift(o))
+
+    def __eq__(self, o: object) -> SBool:  # type: ignore[override]
+        return SBool(self.e == lift(o))
+
+    def __ne__(self, o: object) -> SBool:  # type: ignore[override]
+        return SBool(self.e != lift(o))
+
+    __hash__ = object.__hash__
+
+    def __bool__(self) -> bool:
+        return _decide(self.e != 0)
+
+    def __index__(self) -> int:
+        """A concrete value, chosen by branching on ``self == v`` for v = 0, 1, ... ."""
+        for v in range(0, 1 << 13):
+            if _decide(self.e == v):
+                return v
+        raise PathLimit("index out of the concretizable range")
+
+    def bit_length(self) -> SInt:
+        return SInt(fls_term(self.e))
+
+    def __format__(self, spec: str) -> str:
+        # property functions format their failure message on every path: keep it cheap
+        return "<sym>"
+
+    def __repr__(self) -> str:
+        return f"SInt({z3.simplify(self.e)})"
+
+
+def sint(name: str) -> SInt:
+    return SInt(z3.BitVec(name, W))
+
+
+# ---------------------------------------------------------------- exploring
+@dataclass
+class PathEnd:
+    """One completed path: its decisions, path condition and what the code returned or raised."""
+
+    decisions: list[bool]
+    conds: list[z3.BoolRef]
+    value: Any = None
+    error: BaseException | None = None
+
+
+class Run(_Ctx):
+    """One execution along a decision prefix, with the solver holding base + path condition."""
+
+    def __init__(self, solver: z3.Solver, prefix: list[bool], pending: list[list[bool]], max_depth: int,
+                 deadline: float = float("inf")) -> None:
+        self.deadline = deadline
+        self.solver = solver
+        self.prefix = prefix
+        self.pending = pending
+        self.max_depth = max_depth
+        self.decisions: list[bool] = []
+        self.conds: list[z3.BoolRef] = []
+        self.model: z3.ModelRef | None = None
+        self.checks = 0
+
+    def _model(self) -> z3.ModelRef:
+        if self.model is None:
+            self.checks += 1
+            r = self.solver.check()
+            if r == z3.unknown:
+                raise Unknown("budget" if time.perf_counter() > self.deadline else self.solver.reason_unknown())
+            if r != z3.sat:
+                raise PathLimit("replayed prefix became infeasible")
+            self.model = self.solver.model()
+        return self.model
+
+    def decide(self, cond: z3.BoolRef) -> bool:
+        i = len(self.decisions)
+        if time.perf_counter() > self.deadline:
+            raise Unknown("budget")
+        if self.deadline != float("inf"):
+            self.solver.set("timeout", max(1, int((self.deadline - time.perf_counter()) * 1000)))
+        if i >= self.max_depth:
+            raise PathLimit(f"more than {self.max_depth} decisions on one path")
+        if i < len(self.prefix):
+            d = self.prefix[i]
+        else:
+            d = z3.is_true(self._model().eval(cond, model_completion=True))
+            other = z3.Not(cond) if d else cond
+            self.solver.push()
+            self.solver.add(other)
+            self.checks += 1
+            r = self.solver.check()
+            self.solver.pop()
+            if r == z3.unknown:
+                raise Unknown(self.solver.reason_unknown())
+            if r == z3.sat:
+                self.pending.append(self.decisions + [not d])
+        c = cond if d else z3.Not(cond)
+        self.decisions.append(d)
+        self.conds.append(c)
+        self.solver.add(c)
+        return d
+
+    def add(self, c: z3.BoolRef) -> None:
+        """A definitional side constraint created during the run; invalidates the model."""
+        self.solver.add(c)
+        self.conds.append(c)
+        self.model = None
+
+
+def explore(
+    solver: z3.Solver,
+    fn: Callable[[], Any],
+    on_path: Callable[[PathEnd, Run], None],
+    max_paths: int = 100_000,
+    max_depth: int = 400,
+    deadline: float = float("inf"),
+) -> int:
+    """Runs ``fn`` once per feasible path under the solver's assertions; returns the path count.
+
+    ``fn`` must build its symbolic state afresh on every call (it is re-executed).
+    ``on_path`` is called with the solver still holding the path condition.
+    """
+    pending: list[list[bool]] = [[]]
+    n = 0
+    while pending:
+        prefix = pending.pop()
+        n += 1
+        if n > max_paths:
+            raise PathLimit(f"more than {max_paths} paths")
+        solver.push()
+        run = Run(solver, prefix, pending, max_depth, deadline)
+        _CTX.append(run)
+        try:
+            try:
+                value = fn()
+                end = PathEnd(run.decisions, run.conds, value)
+            except (PathLimit, Unknown):
+                raise
+            except Exception as e:  # the code under test raised on this path
+                end = PathEnd(run.decisions, run.conds, None, e)
+            finally:
+                _CTX.pop()
+            on_path(end, run)
+        finally:
+            solver.pop()
+    return n
+
+
+class _Enum(_Ctx):
+    def __init__(self, prefix: list[bool], pending: list[list[bool]]) -> None:
+        self.prefix = prefix
+        self.pending = pending
+        self.decisions: list[bool] = []
+        self.conds: list[z3.BoolRef] = []
+
+    def decide(self, cond: z3.BoolRef) -> bool:
+        i = len(self.decisions)
+        if i < len(self.prefix):
+            d = self.prefix[i]
+        else:
+            d = True
+            self.pending.append(self.decisions + [False])
+        self.decisions.append(d)
+        self.conds.append(cond if d else z3.Not(cond))
+        return d
+
+
+def formula(pred: Callable[[], Any], max_paths: int = 256) -> z3.BoolRef:
+    """The condition under which ``pred()`` returns None, by enumerating its decision paths."""
+    pending: list[list[bool]] = [[]]
+    holds: list[z3.BoolRef] = []
+    n = 0
+    while pending:
+        n += 1
+        if n > max_paths:
+            raise PathLimit(f"predicate has more than {max_paths} paths")
+        ctx = _Enum(pending.pop(), pending)
+        _CTX.append(ctx)
+        try:
+            r = pred()
+        finally:
+            _CTX.pop()
+        if r is None:
+            holds.append(z3.And(*ctx.conds) if ctx.conds else z3.BoolVal(True))
+    return z3.Or(*holds) if holds else z3.BoolVal(False)
