@@ -8,8 +8,7 @@
 2. The Hypothesis state machine on small16, looking past what the walks
    and the ledger already know, so it hunts for something new.
 3. The regression corpus, each file judged against its Result line.
-4. The Z3 lemmas, if a ``properties.proofs`` module exists (see
-   :func:`proofs_hook`).
+4. The Z3 lemmas of properties/proofs at 8-bit blocks (:func:`proofs_hook`).
 
 Each violated property that has no ledger entry gets a counterexample file
 shrunk by delta debugging and a picture of the state at the violating
@@ -20,7 +19,6 @@ run inside a scratch copy of a patched port can hand it to the parent.
 from __future__ import annotations
 
 import argparse
-import importlib
 import json
 import random
 import sys
@@ -149,26 +147,31 @@ def _walk(cfg_text: str, seed: int, steps: int, variant: Variant | None,
     return h.step
 
 
-def proofs_hook(variant: Variant | None) -> list[dict[str, Any]] | str:
-    """Runs the Z3 lemmas when a ``properties.proofs`` module exists.
+PROOF_BLOCK_BITS = 8
+PROOF_BUDGET_S = 10.0
 
-    Contract for that module: ``check(variant)`` (a harness variant or None
-    for the faithful port) returns an iterable of results, each a dict or
-    object with ``name``, ``holds`` (bool) and optionally ``detail`` and
-    ``calls`` (counterexample call lines).  Returns the results as dicts,
-    or a one-line reason why there are none.
+
+def proofs_hook(variant: Variant | None) -> list[dict[str, Any]] | str:
+    """Runs every Z3 lemma of properties/proofs on the (patched) port's own hint code.
+
+    One result per (lemma, property): ``holds`` unless the lemma is REFUTED;
+    a refutation the ledger expects on the faithful port is marked with its
+    finding in ``detail``, so the report can tell a kernel finding from a
+    new break.  Returns a one-line reason when the proof layer is missing.
     """
     try:
-        proofs = importlib.import_module("properties.proofs")
-    except ImportError:
-        return "not available"
-    check = getattr(proofs, "check", None)
-    if not callable(check):
-        return "properties.proofs has no check(variant) hook"
+        from properties.proofs.expected import expectation
+        from properties.proofs.lemmas import LEMMAS
+        from properties.proofs.prove import REFUTED, prove
+    except ImportError as e:
+        return f"not available ({e})"
     out = []
-    for r in check(variant):
-        get = r.get if isinstance(r, dict) else lambda k, d=None, r=r: getattr(r, k, d)
-        out.append({"name": str(get("name")), "holds": bool(get("holds")), "detail": str(get("detail", "") or "")})
+    for name in LEMMAS:
+        for r in prove(name, PROOF_BLOCK_BITS, None, 1, PROOF_BUDGET_S, variant=variant):
+            known = expectation(r.lemma, r.prop) if r.verdict == REFUTED else None
+            detail = f"{r.verdict} ({r.bounds_text()}, {r.seconds:.1f} s)" + (f"; {known}" if known else "")
+            out.append({"name": f"{r.lemma}:{r.prop}", "holds": r.verdict != REFUTED or bool(known),
+                        "detail": detail})
     return out
 
 

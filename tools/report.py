@@ -27,14 +27,29 @@ def _tag(r: PropertyResult) -> str:
     return f"{r.name} ({r.kind}{', finding ' + r.finding if r.finding else ''})"
 
 
+def _failing_proofs(result: BatteryResult | None) -> set[str]:
+    if result is None or isinstance(result.proofs, str):
+        return set()
+    return {p["name"] for p in result.proofs if not p["holds"]}
+
+
+def new_proof_failures(patched: BatteryResult, base: BatteryResult | None) -> list[str]:
+    """Lemma rows REFUTED on the patched port (outside the ledger) that the unpatched port does not refute."""
+    return sorted(_failing_proofs(patched) - _failing_proofs(base))
+
+
 def verdict(patched: BatteryResult, base: BatteryResult | None) -> tuple[int, str]:
-    """(exit status, one-line verdict): 1 when a property without a ledger entry breaks, else 0."""
+    """(exit status, one-line verdict): 1 when a property or lemma without a ledger entry breaks, else 0."""
     ch = _changes(patched, base)
     new = [r for k, r in ch if k == NEW and not r.finding]
+    lemmas = new_proof_failures(patched, base)
+    if lemmas and not new:
+        return 1, f"REJECT: refutes lemma {', '.join(lemmas)}"
     fixed = [r for k, r in ch if k == FIXED]
     corpus_fixed = [c for c in patched.corpus if not c.match and c.finding and c.got == "Agree"]
     if new:
-        return 1, f"REJECT: breaks {', '.join(r.name for r in new)}"
+        also = f"; refutes lemma {', '.join(lemmas)}" if lemmas else ""
+        return 1, f"REJECT: breaks {', '.join(r.name for r in new)}{also}"
     if fixed or corpus_fixed or ch:
         names = sorted({r.finding or r.name for r in fixed} | {c.finding or c.file for c in corpus_fixed})
         return 0, f"IMPROVES: fixes {', '.join(names)}; nothing new breaks" if names else "CHANGED: see above"
