@@ -33,7 +33,7 @@ def test_bad_patch_breaks_a_hint_invariant_and_is_rejected(tmp_path: Path, capsy
     assert base.counts["inv_block_contig_hint"] == 0
     assert patched.counts["inv_block_contig_hint"] > 0
     assert not validate_kernel.report(BAD, base, patched, 0, 0.0)
-    assert "verdict: REJECT" in capsys.readouterr().out
+    assert "Verdict: REJECT: breaks" in capsys.readouterr().out
 
 
 @pytest.mark.deep
@@ -44,8 +44,8 @@ def test_good_patch_is_accepted_and_fixes_f1(tmp_path: Path, capsys) -> None:
     assert patched.counts["inv_block_first_free"] == 0
     assert validate_kernel.report(GOOD, base, patched, 0, 0.0)
     out = capsys.readouterr().out
-    assert "verdict: ACCEPT" in out
-    assert "fixes inv_block_first_free (F1)" in out
+    assert "Verdict: IMPROVES" in out
+    assert "fixes F1" in out and "FIXED         inv_block_first_free" in out
 
 
 def _variant(tmp_path: Path, old: str, new: str) -> Path:

@@ -64,7 +64,8 @@ def build_report(patched: BatteryResult, base: BatteryResult | None, title: str,
         lines.append("The patch changes:")
         lines += [f"  {c}" for c in changes]
         lines.append("")
-    lines.append(f"Checked within: {patched.bounds}; the regression corpus ({len(patched.corpus)} files).")
+    corpus = f"; the regression corpus ({len(patched.corpus)} files)" if patched.corpus else ""
+    lines.append(f"Checked within: {patched.bounds}{corpus}.")
     lines.append(f"Work: {patched.steps} walk steps in {patched.seconds} s (unpatched port: "
                  + (f"{base.steps} steps, {base.seconds} s)." if base else "not run)."))
     lines.append("")
@@ -111,10 +112,12 @@ def build_report(patched: BatteryResult, base: BatteryResult | None, title: str,
             if r.file:
                 lines.append(f"      file {r.file}" + (f", picture {r.picture}" if r.picture else ""))
     lines.append("")
-    lines.append("Regression corpus on the patched port:")
+    if patched.corpus:
+        lines.append("Regression corpus on the patched port:")
     for c in patched.corpus:
         lines.append(f"  {'MATCH   ' if c.match else 'MISMATCH'} {c.finding or '-':<3} {c.file}: {c.got}")
-    lines.append("")
+    if patched.corpus:
+        lines.append("")
     if isinstance(patched.proofs, str):
         lines.append(f"proofs: {patched.proofs}")
     else:

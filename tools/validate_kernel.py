@@ -12,11 +12,11 @@
    returned area must be free and aligned, every failure justified within
    the documented slack, and every block and chunk hint of the C snapshot
    is checked by properties/invariants.py after every operation.
-4. Reports per property: violations of the unpatched C (the baseline: the
-   ledger's findings) and of the patched C.  The patch is REJECTED when the
-   patched C violates a property the baseline never violates in the same
-   battery, ACCEPTED otherwise; properties it stops violating are listed as
-   fixed.
+4. Reports per property, in the same form as validate-patch on the Python
+   port (tools/report.py), with the unpatched C as the baseline: REJECT when
+   the patched C violates a property without a ledger entry that the
+   baseline never violates in the same battery; IMPROVES when it stops
+   violating one; NO CHANGE otherwise.  Violation counts follow.
 
 Exit status: 0 accepted, 1 rejected, 2 bad input (a patch that does not
 apply, does not compile or removes a function the oracle needs: one line on
@@ -41,8 +41,10 @@ from model.chunk import ModelChunk
 from oracle import build, extract
 from oracle.csource import ExtractError
 from properties.invariants import Window
-from properties.registry import by_scope
+from properties.registry import PROPERTIES, by_scope
 from properties.slack import miss_allowed
+from tools.battery import BatteryResult, PropertyResult
+from tools.report import build_report, verdict
 from tools.trace import ledger_properties
 
 SHIFTS = (12, 6)
@@ -235,27 +237,39 @@ def battery(libs: dict[int, Path], seed: int, streams: dict[int, int], steps: in
 
 
 # ------------------------------------------------------------------ report
+NO_PROOFS = "not run on the C (the Z3 lemmas execute the Python port: validate-patch without --kernel)"
+
+
+def _battery_result(side: Side, checked: list[str], ids: dict[str, str], seed: int, elapsed_s: float) -> BatteryResult:
+    """One library's violations as the per-property results tools.report renders."""
+    props = {
+        name: PropertyResult(
+            name, PROPERTIES[name].kind if name in PROPERTIES else "call outcome",
+            "violated" if side.counts[name] else "holds", side.first.get(name, ""), finding=ids.get(name),
+        )
+        for name in checked
+    }
+    bounds = (f"seed {seed}: {side.ops} seeded operations per library at PAGE_SHIFT "
+              f"{', '.join(map(str, SHIFTS))}, every hint of the C snapshot checked after every operation, "
+              "the model as referee")
+    return BatteryResult(side.name, bounds, props, [], NO_PROOFS, side.ops, round(elapsed_s, 1))
+
+
 def report(patch: Path, base: Side, patched: Side, seed: int, elapsed_s: float) -> bool:
+    """Prints the validate-patch report (tools.report, as for Python patches) and the violation counts."""
     ids = ledger_properties()
-    new = sorted(p for p in patched.counts if not base.counts[p])
-    fixed = sorted(p for p in base.counts if not patched.counts[p])
-    print(f"# validate-patch --kernel {patch}  (seed {seed}; battery: {base.ops} operations per library, "
-          f"PAGE_SHIFT {', '.join(map(str, SHIFTS))}; model as referee)")
+    checked = sorted({p.name for p in by_scope("block") + by_scope("chunk")} | set(base.counts) | set(patched.counts))
+    base_r = _battery_result(base, checked, ids, seed, elapsed_s)
+    patched_r = _battery_result(patched, checked, ids, seed, elapsed_s)
+    print(build_report(patched_r, base_r, f"--kernel {patch} (the kernel's C, rebuilt)"), end="")
+    print(f"Violation counts ({base.ops} operations per library):")
     print(f"  {'property':<34} {'unpatched C':>12} {'patched C':>10}")
     for p in sorted(set(base.counts) | set(patched.counts)):
         tag = f" ({ids[p]})" if p in ids else ""
-        mark = "  NEW" if p in new else ("  fixed" if p in fixed else "")
-        print(f"  {p + tag:<34} {base.counts[p]:>12} {patched.counts[p]:>10}{mark}")
-    for p in new:
-        print(f"  NEW {p}: first at {patched.first[p]}")
-    ok = not new
-    verdict = "ACCEPT" if ok else "REJECT"
-    why = (f"patched C violates {', '.join(new)}, which the unpatched C never does" if new
-           else "no property violated that the unpatched C does not violate")
-    if fixed:
-        why += f"; fixes {', '.join(f'{p}' + (f' ({ids[p]})' if p in ids else '') for p in fixed)}"
-    print(f"verdict: {verdict}: {why}  ({elapsed_s:.1f} s)")
-    return ok
+        print(f"  {p + tag:<34} {base.counts[p]:>12} {patched.counts[p]:>10}")
+    status, line = verdict(patched_r, base_r)
+    print(f"Verdict: {line}  ({elapsed_s:.1f} s)")
+    return status == 0
 
 
 def validate(patch: str, seed: int = 0, streams: dict[int, int] | None = None, steps: int = 300) -> int:
