@@ -50,8 +50,8 @@ trace: $(STAMP)
 	$(PY) -m tools.cli trace ../shared/traces/debian-6.12.117-smp4/trace_percpu.txt.xz
 
 lint: $(STAMP)
-	$(VENV)/bin/ruff check model impl properties tools tests
-	$(VENV)/bin/mypy model impl properties tools
+	$(VENV)/bin/ruff check model impl impl_areamap properties tools tests oracle
+	$(VENV)/bin/mypy model impl impl_areamap properties tools oracle
 
 bench: $(STAMP)
 	$(PY) -m tools.bench_machine

@@ -124,7 +124,7 @@ class AllocMixin:
             rs = off // self.geo.PAGE_SIZE
             page_end = (off + size + self.geo.PAGE_SIZE - 1) // self.geo.PAGE_SIZE
 
-            for rs, re in for_each_clear_bitrange_from(rs, chunk.populated, page_end):
+            for rs, re in for_each_clear_bitrange_from(rs, chunk.populated, page_end):  # noqa: B020 (the kernel macro reuses rs)
                 if chunk.immutable:
                     self.printk("WARNING: populating an immutable chunk")
 

@@ -191,7 +191,7 @@ class ChunkMixin:
             if not self.machine.is_vmalloc_addr(addr):
                 return self.machine.pa(addr)
             else:
-                return self.machine.page_to_phys(self.machine.vmalloc_to_page(addr)) + addr % PAGE_SIZE
+                return self.machine.page_to_phys(self.machine.vmalloc_to_page(addr)) + addr % PAGE_SIZE  # type: ignore[arg-type]
         else:
             return self.machine.page_to_phys(self.backend.pcpu_addr_to_page(self, addr)) + addr % PAGE_SIZE
 

@@ -211,7 +211,7 @@ class HintsMixin:
         block.right_free = 0
 
         # fold every free run into the hints
-        for start, end in for_each_clear_bitrange_from(
+        for start, end in for_each_clear_bitrange_from(  # noqa: B020 (the kernel macro reuses start)
             start, alloc_map, self.PCPU_BITMAP_BLOCK_BITS
         ):
             self.pcpu_block_update(block, start, end)

@@ -100,7 +100,8 @@ class Geometry:
     ``page_size`` sets PAGE_SIZE, hence PCPU_BITMAP_BLOCK_SIZE and
     PCPU_BITMAP_BLOCK_BITS; the real kernel uses 4096 (1024-bit blocks).
     ``min_unit_size`` is PCPU_MIN_UNIT_SIZE (32 KiB in the kernel) and
-    ``dynamic_early_size`` PERCPU_DYNAMIC_EARLY_SIZE (20 << 10 without CONFIG_RANDOM_KMALLOC_CACHES, as in Debian's build):
+    ``dynamic_early_size`` PERCPU_DYNAMIC_EARLY_SIZE (20 << 10 without
+    CONFIG_RANDOM_KMALLOC_CACHES, as in Debian's build):
     both may be scaled down with the page size so that small-block tests keep
     small chunks (see impl/DIVERGENCES.md).
     """

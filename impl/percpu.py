@@ -90,7 +90,7 @@ class Percpu(
         self.pcpu_group_offsets: list[int] = []
         self.pcpu_group_sizes: list[int] = []
         self.pcpu_first_chunk: pcpu_chunk = None  # type: ignore[assignment]
-        self.pcpu_reserved_chunk: pcpu_chunk | None = None
+        self.pcpu_reserved_chunk: pcpu_chunk | None = None  # type: ignore[assignment]
         self.pcpu_chunk_lists: list[Any] = []
         self.pcpu_nr_empty_pop_pages = 0
         self.pcpu_nr_populated = 0

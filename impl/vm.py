@@ -23,7 +23,9 @@ class VmBackend:
         assert not chunk.immutable
         return pcpu.machine.vmalloc_to_page(pcpu.pcpu_chunk_addr(chunk, cpu, page_idx))
 
-    def pcpu_free_pages(self, pcpu: Percpu, chunk: pcpu_chunk, pages: dict[int, page], page_start: int, page_end: int) -> None:
+    def pcpu_free_pages(
+        self, pcpu: Percpu, chunk: pcpu_chunk, pages: dict[int, page], page_start: int, page_end: int
+    ) -> None:
         """Port of mm/percpu-vm.c: pcpu_free_pages()."""
         for cpu in pcpu.possible_cpus:
             for i in range(page_start, page_end):
@@ -31,7 +33,9 @@ class VmBackend:
                 if pg:
                     pcpu.machine.free_page(pg)
 
-    def pcpu_alloc_pages(self, pcpu: Percpu, chunk: pcpu_chunk, pages: dict[int, page], page_start: int, page_end: int, gfp: int) -> int:
+    def pcpu_alloc_pages(
+        self, pcpu: Percpu, chunk: pcpu_chunk, pages: dict[int, page], page_start: int, page_end: int, gfp: int
+    ) -> int:
         """Port of mm/percpu-vm.c: pcpu_alloc_pages(); all or nothing."""
         done: list[int] = []
         for cpu in pcpu.possible_cpus:
@@ -47,7 +51,9 @@ class VmBackend:
                 done.append(idx)
         return 0
 
-    def pcpu_unmap_pages(self, pcpu: Percpu, chunk: pcpu_chunk, pages: dict[int, page], page_start: int, page_end: int) -> None:
+    def pcpu_unmap_pages(
+        self, pcpu: Percpu, chunk: pcpu_chunk, pages: dict[int, page], page_start: int, page_end: int
+    ) -> None:
         """Port of mm/percpu-vm.c: pcpu_unmap_pages(); collects the pages it unmaps."""
         for cpu in pcpu.possible_cpus:
             for i in range(page_start, page_end):
@@ -56,7 +62,9 @@ class VmBackend:
                 pages[pcpu.pcpu_page_idx(cpu, i)] = pg
                 pcpu.machine.unmap_page(pcpu.pcpu_chunk_addr(chunk, cpu, i))
 
-    def pcpu_map_pages(self, pcpu: Percpu, chunk: pcpu_chunk, pages: dict[int, page], page_start: int, page_end: int) -> int:
+    def pcpu_map_pages(
+        self, pcpu: Percpu, chunk: pcpu_chunk, pages: dict[int, page], page_start: int, page_end: int
+    ) -> int:
         """Port of mm/percpu-vm.c: pcpu_map_pages(); records the chunk in each page."""
         for cpu in pcpu.possible_cpus:
             for i in range(page_start, page_end):

@@ -13,7 +13,7 @@ from __future__ import annotations
 import inspect
 import json
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -137,7 +137,7 @@ class BranchReport:
     def reached(self) -> list[str]:
         return sorted(k for k, v in self.taken.items() if v)
 
-    def missing(self, required: set[str] | None = None) -> list[str]:
+    def missing(self, required: Collection[str] | None = None) -> list[str]:
         names = self.taken if required is None else required
         return sorted(k for k in names if not self.taken.get(k, False))
 
@@ -164,8 +164,9 @@ def stop(cov: object) -> BranchReport:
         except NoDataError:  # impl/hints.py never ran: no branch taken
             return BranchReport([], [])
         files = json.loads(path.read_text())["files"]
-    data = next(iter(files.values()), {"executed_branches": [], "missing_branches": []})
-    return BranchReport([tuple(x) for x in data["executed_branches"]], [tuple(x) for x in data["missing_branches"]])
+    data: dict[str, list[list[int]]] = next(iter(files.values()), {"executed_branches": [], "missing_branches": []})
+    return BranchReport([(x[0], x[1]) for x in data["executed_branches"]],
+                        [(x[0], x[1]) for x in data["missing_branches"]])
 
 
 def measure(fn: Callable[[], object]) -> BranchReport:

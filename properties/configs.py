@@ -26,7 +26,9 @@ PRESETS: dict[str, PcpuConfig] = {
 SMP_PRESETS = ("smp1", "smp3-sparse", "numa4", "numa3-sparse", "smp64", "numa64", "km4", "km3-sparse")
 
 # integer knobs a file may override after the preset name, e.g. "small16 reserved_size=128"
-INT_KNOBS = ("page_size", "static_size", "reserved_size", "dyn_size", "atom_size", "min_unit_size", "dynamic_early_size")
+INT_KNOBS = (
+    "page_size", "static_size", "reserved_size", "dyn_size", "atom_size", "min_unit_size", "dynamic_early_size",
+)
 
 
 class ConfigError(ValueError):

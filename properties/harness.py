@@ -170,9 +170,11 @@ class Harness:
             if not reserved and is_reserved_chunk:
                 self._fail("diff_alloc_chunk_kind", f"chunk#{chunk.id}", "a normal chunk", "the reserved chunk")
             if atomic and not self._on_pages(populated.get(chunk.id, chunk.populated.bits), start, units):
-                self._fail("diff_atomic_populated", f"chunk#{chunk.id}", "only populated pages", f"area at unit {start}")
+                self._fail("diff_atomic_populated", f"chunk#{chunk.id}", "only populated pages",
+                           f"area at unit {start}")
             if not atomic and not self._on_pages(chunk.populated.bits, start, units):
-                self._fail("diff_area_populated", f"chunk#{chunk.id}", "pages populated on return", f"area at unit {start}")
+                self._fail("diff_area_populated", f"chunk#{chunk.id}", "pages populated on return",
+                           f"area at unit {start}")
             if created:
                 self._judge_misses(
                     units, align_units, reserved, atomic, before, populated, isolated, slots, size,
@@ -314,7 +316,8 @@ class Harness:
             self.events[f"miss_{why.split(' ')[0] if ok else 'unjustified'}"] += 1
             if not ok:
                 name = "diff_new_chunk_justified" if new_chunk else "diff_alloc_failure_justified"
-                self._fail(name, f"chunk#{cid}", "a miss within documented slack", why, f"request {units} units align {align_units}")
+                self._fail(name, f"chunk#{cid}", "a miss within documented slack", why,
+                           f"request {units} units align {align_units}")
 
     # ---------------------------------------------------------- coverage
     def _count_request(self, units: int, align_units: int, reserved: bool, atomic: bool) -> None:
@@ -407,7 +410,8 @@ class Harness:
         for c in chunks:
             mc = self.model.chunks.get(c.id)
             if mc is None:
-                found.append(Violation("diff_chunk_known", f"step {self.step}: chunk#{c.id}", "a chunk the model knows", "unknown"))
+                found.append(Violation("diff_chunk_known", f"step {self.step}: chunk#{c.id}",
+                                       "a chunk the model knows", "unknown"))
                 continue
             sig = sigs[c.id]
             if not force and self._checked_sig.get(c.id) == sig:
@@ -459,7 +463,8 @@ class Harness:
             got = (c.nr_pages * ps // 4, c.start_offset // 4, (c.nr_pages * ps - c.end_offset) // 4)
             want = (mc.nbits, mc.region_start, mc.region_end)
             if got != want:
-                out.append(Violation("inv_first_chunk_geometry", f"boot: chunk#{cid}", want, got, "(bits, region start, region end)"))
+                out.append(Violation("inv_first_chunk_geometry", f"boot: chunk#{cid}", want, got,
+                                     "(bits, region start, region end)"))
         return out
 
     # -------------------------------------------------------------- misc

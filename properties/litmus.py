@@ -144,7 +144,8 @@ def parse(text: str, path: str = "<memory>") -> Litmus:
         if k not in header:
             raise LitmusError(f"{path}: header lacks {k}:")
     if not _RESULT.match(header["Result"]):
-        raise LitmusError(f"{path}: Result must be 'Agree' or 'Violates <property> at step N', got {header['Result']!r}")
+        raise LitmusError(
+            f"{path}: Result must be 'Agree' or 'Violates <property> at step N', got {header['Result']!r}")
     try:
         check_boots(parse_config(header["Config"]))
     except ConfigError as e:

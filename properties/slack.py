@@ -59,7 +59,8 @@ def miss_allowed(
     longest = max((r.length for r in view.runs()), default=0)
     if longest < need:
         return True, "page-and-alignment"
-    return False, f"a free run of {longest} units >= {need} needed for {units} units at alignment {align_units}; first fit at unit {fits[0]}"
+    return False, (f"a free run of {longest} units >= {need} needed for {units} units at alignment {align_units}; "
+                   f"first fit at unit {fits[0]}")
 
 
 def _populated_view(mc: ModelChunk, populated: int) -> ModelChunk:

@@ -52,7 +52,8 @@ BAD_INPUTS = {
     "bad-knob": "percpu litmus v1\nName: x\nConfig: small16 page_size=abc\nResult: Agree\n\n",
     "unknown-call": "percpu litmus v1\nName: x\nConfig: small16\nResult: Agree\n\nkmalloc(4)\n",
     "unbound-free": "percpu litmus v1\nName: x\nConfig: small16\nResult: Agree\n\nfree_percpu(h9)\n",
-    "bad-alloc-args": "percpu litmus v1\nName: x\nConfig: small16\nResult: Agree\n\nh0 = pcpu_alloc(size=-4, align=4, reserved=0, atomic=0)\n",
+    "bad-alloc-args": "percpu litmus v1\nName: x\nConfig: small16\nResult: Agree\n\n"
+                      "h0 = pcpu_alloc(size=-4, align=4, reserved=0, atomic=0)\n",
     "binary": "\x00\x01\x02",
 }
 

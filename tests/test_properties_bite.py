@@ -27,9 +27,11 @@ CORRUPTIONS = {
     "inv_block_contig_hint": lambda c: setattr(c.md_blocks[1], "contig_hint", c.md_blocks[1].contig_hint - 1),
     "inv_block_contig_hint_start": lambda c: [
         setattr(b, "contig_hint_start", b.contig_hint_start + 1) for b in c.md_blocks if b.contig_hint][:1],
-    "inv_block_scan_hint": lambda c: (setattr(c.md_blocks[1], "scan_hint", 15), setattr(c.md_blocks[1], "scan_hint_start", 0)),
+    "inv_block_scan_hint": lambda c: (
+        setattr(c.md_blocks[1], "scan_hint", 15), setattr(c.md_blocks[1], "scan_hint_start", 0)),
     "inv_block_scan_hint_disjoint": lambda c: (
-        setattr(c.md_blocks[1], "scan_hint", 1), setattr(c.md_blocks[1], "scan_hint_start", c.md_blocks[1].contig_hint_start)),
+        setattr(c.md_blocks[1], "scan_hint", 1),
+        setattr(c.md_blocks[1], "scan_hint_start", c.md_blocks[1].contig_hint_start)),
     "inv_block_scan_hint_order": lambda c: (
         setattr(c.md_blocks[1], "scan_hint", c.md_blocks[1].contig_hint),
         setattr(c.md_blocks[1], "scan_hint_start", 0)),

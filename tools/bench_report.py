@@ -8,7 +8,7 @@ from typing import Any
 from tools.bench_tables import COUNT_KEYS, ORDERS, PUBLISHED, PUBLISHED_CONTRIVED, PUBLISHED_HALF, SIZES
 
 
-def _worst(res: dict[str, Any], name: str, size: int) -> tuple[float, float, str]:
+def _worst(res: dict[str, Any], name: str, size: int) -> tuple[float, float, str]:  # (alloc ms, free ms, order)
     """Worst alloc and free time over the three orders, and the order of the worst free."""
     rows = [(res["orders"][(name, size, o)]["ms"], o) for o in ORDERS]
     worst_free = max(rows, key=lambda r: r[0][1])
@@ -79,7 +79,7 @@ def plots(res: dict[str, Any], impls: list[str], out: Path) -> None:
 
     fig, axes = plt.subplots(1, 2, figsize=(11, 4))
     for ax, phase, title in ((axes[0], 0, "alloc"), (axes[1], 1, "free (worst order)")):
-        ours = [_worst(res, "areamap", s)[phase] / _worst(res, "bitmap", s)[phase] for s in SIZES]
+        ours = [float(_worst(res, "areamap", s)[phase]) / float(_worst(res, "bitmap", s)[phase]) for s in SIZES]
         pub = [PUBLISHED["areamap"][s][phase] / PUBLISHED["bitmap"][s][phase] for s in SIZES]
         ax.plot(SIZES, ours, "o-", label=f"measured ({res['n']} objects)")
         ax.plot(SIZES, pub, "s--", label="published (2^20 objects)")

@@ -211,27 +211,28 @@ def main(argv: list[str] | None = None) -> int:
     for size in SIZES:
         for order in ORDERS:
             for name, make in impls.items():
-                r = measure(make, lambda d, s=size, o=order: workload_orders(d, s, n, o), count=True)
+                r = measure(make, lambda d, s=size, o=order: workload_orders(d, s, n, o), count=True)  # type: ignore[misc]
                 res["orders"][(name, size, order)] = r
                 print(f"orders  {name:9} {size:5d}B {order:11}: alloc {r['ms'][0]:9.1f} ms  free {r['ms'][1]:9.1f} ms"
                       f"  | alloc {fmt_ops(r['ops'][0])} | free {fmt_ops(r['ops'][1])}")
     for size in SIZES:
         for name, make in impls.items():
-            r = measure(make, lambda d, s=size: workload_half(d, s, n), count=True)
+            r = measure(make, lambda d, s=size: workload_half(d, s, n), count=True)  # type: ignore[misc]
             res["half"][(name, size)] = r
             print(f"half    {name:9} {size:5d}B: alloc {r['ms'][0]:9.1f} ms  free {r['ms'][1]:9.1f} ms"
                   f"  | alloc {fmt_ops(r['ops'][0])} | free {fmt_ops(r['ops'][1])}")
     for name, make in impls.items():
         for order in ("alternating", "reverse"):
             for g in growth:
-                r = measure(make, lambda d, g=g, o=order: workload_orders(d, 4, g, o), count=False)
+                r = measure(make, lambda d, g=g, o=order: workload_orders(d, 4, g, o), count=False)  # type: ignore[misc]
                 res["growth"][(name, order, g)] = r
                 print(f"growth  {name:9} 4B {order:11} n={g:7d}: alloc {r['ms'][0]:9.1f} ms  free {r['ms'][1]:9.1f} ms")
                 if sum(r["ms"]) > args.budget_s * 1000:
                     print(f"growth  {name}: over the {args.budget_s} s budget, larger counts skipped")
                     break
         for g in contrived:
-            r = measure(make, lambda d, g=g: workload_orders(d, 4, g, "in order", align=8), count=g == contrived[0])
+            r = measure(make, lambda d, g=g: workload_orders(d, 4, g, "in order", align=8),  # type: ignore[misc]
+                        count=g == contrived[0])
             res["contrived"][(name, g)] = r
             print(f"4B/8    {name:9} n={g:7d}: alloc {r['ms'][0]:9.1f} ms  free {r['ms'][1]:9.1f} ms"
                   f"  | alloc {fmt_ops(r['ops'][0])}")

@@ -39,14 +39,17 @@ def render_text(h: Harness) -> str:
             )
             pop = "P" if c.populated.test_bit(i) else "-"
             out.append(f"  b{i:<3d}{pop} |{bits}|")
-            out.append(f"        |{_hint_row(bb, b.contig_hint_start, b.contig_hint, 'c')}| contig {b.contig_hint}@{b.contig_hint_start}")
+            contig_row = _hint_row(bb, b.contig_hint_start, b.contig_hint, "c")
+            out.append(f"        |{contig_row}| contig {b.contig_hint}@{b.contig_hint_start}")
             if b.scan_hint:
-                out.append(f"        |{_hint_row(bb, b.scan_hint_start, b.scan_hint, 's')}| scan {b.scan_hint}@{b.scan_hint_start}")
+                scan_row = _hint_row(bb, b.scan_hint_start, b.scan_hint, "s")
+                out.append(f"        |{scan_row}| scan {b.scan_hint}@{b.scan_hint_start}")
             edge = _hint_row(bb, 0, b.left_free, "<")
             edge = "".join(">" if bb - b.right_free <= k else ch for k, ch in enumerate(edge))
             out.append(f"        |{edge}| left {b.left_free} right {b.right_free} first_free {b.first_free}")
             t = mc.block_truth(i)
-            if (t.largest, t.left_free, t.right_free, t.first_free) != (b.contig_hint, b.left_free, b.right_free, b.first_free):
+            claimed = (b.contig_hint, b.left_free, b.right_free, b.first_free)
+            if (t.largest, t.left_free, t.right_free, t.first_free) != claimed:
                 out.append(
                     f"        truth: contig {t.largest}@{list(t.largest_starts)} left {t.left_free} "
                     f"right {t.right_free} first_free {t.first_free}"
