@@ -20,6 +20,7 @@ import sys
 from pathlib import Path
 
 from properties import litmus
+from properties.harness import Variant
 from properties.mutants import TOLERATED
 from tools.find import campaign, parse_seeds
 
@@ -30,16 +31,20 @@ C_SEEDS = 8  # chunk-level runs are cheap: more seeds and steps than the walks
 C_STEPS = 600
 
 
-def c_differential(seeds: list[int], steps: int) -> str | None:
-    """None when the port agrees with the C bit for bit, for every page size in C_SHIFTS; else the first difference."""
+def c_differential(seeds: list[int], steps: int, variant: Variant | None = None) -> str | None:
+    """None when the port agrees with the C bit for bit, for every page size in C_SHIFTS; else the first difference.
+
+    ``variant`` (a harness variant: a mutant, or tools.mutation_witness's
+    counters) is applied to the port before each page size's run.
+    """
     for shift in C_SHIFTS:
-        diff = _c_differential(shift, seeds, steps)
+        diff = _c_differential(shift, seeds, steps, variant)
         if diff is not None:
             return f"PAGE_SHIFT {shift}: {diff}"
     return None
 
 
-def _c_differential(shift: int, seeds: list[int], steps: int) -> str | None:
+def _c_differential(shift: int, seeds: list[int], steps: int, variant: Variant | None = None) -> str | None:
     import random
 
     from impl.boot import boot, small_config
@@ -48,6 +53,8 @@ def _c_differential(shift: int, seeds: list[int], steps: int) -> str | None:
     co = COracle(shift, 8)
     ps = 1 << shift
     pc = boot(small_config(ps // 4))
+    if variant is not None:
+        variant(pc)
     for seed in seeds:
         rng = random.Random(seed)
         ch = pc.pcpu_alloc_chunk(0)
