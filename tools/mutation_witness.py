@@ -33,11 +33,29 @@ from typing import Any
 from impl.percpu import Percpu
 from properties.configs import parse_config
 from properties.harness import Harness
-from properties.mutants import Mutant
+from properties.mutants import Mutant, MutantBuildError
 from tools.find import parse_seeds, random_calls
 from tools.mutation_probe import c_differential
 
 WALK_CONFIGS = ("small16", "small32", "small64")
+
+
+@dataclass(frozen=True)
+class NthLineMutant(Mutant):
+    """A Mutant whose edited line occurs ``count`` times in the method; occurrence ``nth`` (from 0) is edited."""
+
+    nth: int = 0
+    count: int = 1
+
+    def source(self) -> str:
+        lines = self.original_source().splitlines()
+        hits = [i for i, ln in enumerate(lines) if ln.strip() == self.old]
+        if len(hits) != self.count:
+            raise MutantBuildError(f"{self.name}: {len(hits)} lines of {self.function} read {self.old!r}")
+        i = hits[self.nth]
+        indent = lines[i][: len(lines[i]) - len(lines[i].lstrip())]
+        lines[i] = f"{indent}{self.new}  # MUTANT: was {self.old}"
+        return "\n".join(lines) + "\n"
 
 
 @dataclass(frozen=True)
@@ -78,7 +96,26 @@ SURVIVORS: tuple[Survivor, ...] = (
                     "if e_off > e_block.scan_hint_start:",
                     "if e_off >= e_block.scan_hint_start:",
                     "an allocation ending at e_block's scan_hint_start clears it")),
+    Survivor("impl/search.py:114:ReplaceComparisonOperator_GtE_Gt:4",
+             NthLineMutant("right_free_fit_gt", "pcpu_next_fit_region", "if bits >= alloc_bits:",
+                           "if bits > alloc_bits:", "a right_free run that fits exactly is passed over",
+                           nth=1, count=2)),
+    Survivor("impl/search.py:207:NumberReplacer:33",
+             Mutant("zero_area_restart_at_i", "pcpu_find_zero_area", "start = i + 1", "start = i + 0",
+                    "the search restarts at the set bit, not one past it")),
+    Survivor("impl/hints.py:183:NumberReplacer:23",
+             Mutant("chunk_refresh_bits_minus_one", "pcpu_chunk_refresh_hint", "bits = 0", "bits = -1",
+                    "bits starts at -1 before the first region")),
+    Survivor("impl/hints.py:189:NumberReplacer:25",
+             Mutant("chunk_refresh_step_plus0", "pcpu_chunk_refresh_hint",
+                    "bit_off += bits + 1", "bit_off += bits + 0",
+                    "the region walk resumes at the region end, not one past it")),
 )
+
+
+# the survivors Witness counts (the others are settled by the C differential or need no run)
+COUNTED = frozenset({"find_block_fit_le", "e_block_right_free_plus", "smaller_start_le", "tie_start_ge",
+                     "update_scan_ge", "e_block_scan_ge", "chunk_refresh_step_plus0"})
 
 
 def _ffs(x: int) -> int:
@@ -106,6 +143,31 @@ class Witness:
         _wrap(pc, "pcpu_block_update_hint_alloc", self._hint_alloc)
         _wrap(pc, "pcpu_block_update", self._block_update)
         _wrap(pc, "pcpu_block_update_scan", self._update_scan)
+        _wrap(pc, "pcpu_chunk_refresh_hint", self._chunk_refresh)
+        _wrap(pc, "pcpu_next_md_free_region", self._md_free_region)
+        self._md_calls = -1  # md free-region calls made by the running chunk refresh; -1 outside one
+
+    def _chunk_refresh(self, pc: Percpu, orig: Callable[..., Any], chunk: Any, full_scan: bool) -> Any:
+        # the first region call reads bits only after assigning it: bits = -1 is never read
+        self.hit("chunk_refresh_bits_minus_one", True, False, "")
+        self._md_calls = 0
+        try:
+            return orig(chunk, full_scan)
+        finally:
+            self._md_calls = -1
+
+    def _md_free_region(self, pc: Percpu, orig: Callable[..., Any], chunk: Any, bit_off: int, bits: int) -> Any:
+        got = orig(chunk, bit_off, bits)
+        if self._md_calls > 0:  # a call of the walk's loop: bit_off is the last region's end + 1
+            map_bits = pc.pcpu_chunk_map_bits(chunk)
+            alt = orig(chunk, bit_off - 1, bits)
+            same = alt == got or (alt[0] >= map_bits and got[0] >= map_bits)
+            self.hit("chunk_refresh_step_plus0", True, not same,
+                     f"resume at {bit_off - 1}: {alt} instead of {got}; blocks "
+                     f"{[md.as_tuple() for md in chunk.md_blocks]}")
+        if self._md_calls >= 0:
+            self._md_calls += 1
+        return got
 
     def _find_block_fit(self, pc: Percpu, orig: Callable[..., Any], chunk: Any, alloc_bits: int, align: int,
                         pop_only: bool) -> Any:
@@ -201,8 +263,8 @@ def main(argv: list[str] | None = None) -> int:
     for s in SURVIVORS:
         key = s.mutant.name
         vs_c = c_differential(seeds, args.steps, s.mutant.apply) or "identical"
-        print(f"{s.cr_id}\n    {s.mutant.description}: reached {w.reached[key]}, differs {w.differs[key]}; "
-              f"mutant vs C: {vs_c}")
+        counts = f"reached {w.reached[key]}, differs {w.differs[key]}" if key in COUNTED else "no witness counter"
+        print(f"{s.cr_id}\n    {s.mutant.description}: {counts}; mutant vs C: {vs_c}")
         if key in w.example:
             print(f"    first state where it differs: {w.example[key]}")
     return 0
