@@ -1,6 +1,7 @@
 """Evidence for the cosmic-ray mutants that survive tools/mutation_probe.py.
 
-    python -m tools.mutation_witness [--seeds 0-99] [--steps 600] [--walk-seeds 0-19] [--walk-steps 400]
+    python -m tools.mutation_witness [--seeds 0-499] [--mutant-seeds 0-49] [--steps 600]
+                                     [--walk-seeds 0-19] [--walk-steps 400]
 
 For each survivor in :data:`SURVIVORS` (the cosmic-ray id, and the same
 one-line edit as a :class:`properties.mutants.Mutant`):
@@ -241,18 +242,21 @@ def harness_walks(witness: Witness, seeds: list[int], steps: int) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m tools.mutation_witness")
-    ap.add_argument("--seeds", default="0-99", help="chunk-level C-differential seeds")
+    ap.add_argument("--seeds", default="0-499", help="chunk-level C-differential seeds for the counters")
+    ap.add_argument("--mutant-seeds", default="0-49", help="chunk-level seeds for each mutant vs the C")
     ap.add_argument("--steps", type=int, default=600)
     ap.add_argument("--walk-seeds", default="0-19", help="harness walk seeds per config")
     ap.add_argument("--walk-steps", type=int, default=400)
     args = ap.parse_args(argv)
     try:
         seeds, walk_seeds = parse_seeds(args.seeds), parse_seeds(args.walk_seeds)
+        mutant_seeds = parse_seeds(args.mutant_seeds)
     except ValueError as e:
         print(f"mutation_witness: bad argument: {e}", file=sys.stderr)
         return 2
-    print(f"C differential: seeds {args.seeds}, {args.steps} steps; harness walks {args.walk_seeds} x "
-          f"{args.walk_steps} calls on {', '.join(WALK_CONFIGS)}")
+    print(f"counters: C differential seeds {args.seeds} x {args.steps} steps (and its directed scenarios), "
+          f"harness walks {args.walk_seeds} x {args.walk_steps} calls on {', '.join(WALK_CONFIGS)}; "
+          f"mutant vs C: seeds {args.mutant_seeds}")
     w = Witness()
     diff = c_differential(seeds, args.steps, w.apply)
     if diff is not None:
@@ -262,7 +266,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"harness walks: {calls} calls")
     for s in SURVIVORS:
         key = s.mutant.name
-        vs_c = c_differential(seeds, args.steps, s.mutant.apply) or "identical"
+        vs_c = c_differential(mutant_seeds, args.steps, s.mutant.apply) or "identical"
         counts = f"reached {w.reached[key]}, differs {w.differs[key]}" if key in COUNTED else "no witness counter"
         print(f"{s.cr_id}\n    {s.mutant.description}: {counts}; mutant vs C: {vs_c}")
         if key in w.example:
