@@ -101,6 +101,10 @@ SURVIVORS: tuple[Survivor, ...] = (
              NthLineMutant("right_free_fit_gt", "pcpu_next_fit_region", "if bits >= alloc_bits:",
                            "if bits > alloc_bits:", "a right_free run that fits exactly is passed over",
                            nth=1, count=2)),
+    Survivor("impl/hints.py:294:ReplaceComparisonOperator_Gt_GtE:13",
+             Mutant("e_block_contig_ge", "pcpu_block_update_hint_alloc",
+                    "if e_off > e_block.contig_hint_start:", "if e_off >= e_block.contig_hint_start:",
+                    "an allocation ending at e_block's contig_hint_start rescans the block")),
     Survivor("impl/search.py:207:NumberReplacer:33",
              Mutant("zero_area_restart_at_i", "pcpu_find_zero_area", "start = i + 1", "start = i + 0",
                     "the search restarts at the set bit, not one past it")),
@@ -116,7 +120,7 @@ SURVIVORS: tuple[Survivor, ...] = (
 
 # the survivors Witness counts (the others are settled by the C differential or need no run)
 COUNTED = frozenset({"find_block_fit_le", "e_block_right_free_plus", "smaller_start_le", "tie_start_ge",
-                     "update_scan_ge", "e_block_scan_ge", "chunk_refresh_step_plus0"})
+                     "update_scan_ge", "e_block_scan_ge", "chunk_refresh_step_plus0", "e_block_contig_ge"})
 
 
 def _ffs(x: int) -> int:
@@ -192,6 +196,9 @@ class Witness:
             self.hit("e_block_scan_ge", e_off == e.scan_hint_start, e_off == e.scan_hint_start and e.scan_hint > 0,
                      where)
             # line 298 runs when the contig_hint is not hit; the mutant keeps right_free unshortened
+            # line 294: `>=` also rescans when the allocation ends exactly at contig_hint_start
+            # (counted as differing whenever reached: the rescan may rebuild other hints)
+            self.hit("e_block_contig_ge", e_off == e.contig_hint_start, e_off == e.contig_hint_start, where)
             if not e_off > e.contig_hint_start:
                 self.hit("e_block_right_free_plus", True, e.right_free > bb - e_off, where)
         return orig(chunk, bit_off, bits)
