@@ -52,3 +52,14 @@ def test_mutant_vs_c_reports_a_difference_for_a_real_mutant() -> None:
     except OSError as e:
         pytest.skip(f"C oracle unavailable: {e}")
     assert c_differential([0, 1], 120, MUTANTS["hint_alloc_e_off_no_plus_one"].apply) is not None
+
+
+@pytest.mark.unit
+def test_witness_sees_a_hint_inside_the_run_at_bit_0() -> None:
+    pc, w = _witnessed()
+    ch = pc.pcpu_alloc_chunk(0)  # type: ignore[attr-defined]
+    md = ch.md_blocks[0]
+    md.contig_hint, md.contig_hint_start = 8, 4  # the block is all free: its run at bit 0 covers bit 4
+    w._midrun_at_0(ch, pc.PCPU_BITMAP_BLOCK_BITS)  # type: ignore[attr-defined]
+    assert w.states["contig_hint starts inside the run at bit 0"] == 1
+    assert w.states["scan_hint starts inside the run at bit 0"] == 0

@@ -134,6 +134,7 @@ class Witness:
         self.reached: Counter[str] = Counter()
         self.differs: Counter[str] = Counter()
         self.example: dict[str, str] = {}
+        self.states: Counter[str] = Counter()
 
     def hit(self, key: str, reached: bool, differs: bool, where: str) -> None:
         if reached:
@@ -186,6 +187,7 @@ class Witness:
 
     def _hint_alloc(self, pc: Percpu, orig: Callable[..., Any], chunk: Any, bit_off: int, bits: int) -> Any:
         bb = pc.PCPU_BITMAP_BLOCK_BITS
+        self._midrun_at_0(chunk, bb)
         s_index = bit_off // bb
         e_index = (bit_off + bits - 1) // bb
         e_off = (bit_off + bits - 1) % bb + 1
@@ -202,6 +204,17 @@ class Witness:
             if not e_off > e.contig_hint_start:
                 self.hit("e_block_right_free_plus", True, e.right_free > bb - e_off, where)
         return orig(chunk, bit_off, bits)
+
+    def _midrun_at_0(self, chunk: Any, bb: int) -> None:
+        """The state the open survivors need: a hint starting strictly inside the free run at a block's bit 0."""
+        for i, md in enumerate(chunk.md_blocks):
+            run0 = (chunk.alloc_map.bits >> (i * bb)) & ((1 << bb) - 1)
+            f0 = (run0 & -run0).bit_length() - 1 if run0 else bb  # first allocated bit of the block
+            self.states["block states looked at"] += 1
+            if md.contig_hint and 0 < md.contig_hint_start < f0:
+                self.states["contig_hint starts inside the run at bit 0"] += 1
+            if md.scan_hint and 0 < md.scan_hint_start < f0:
+                self.states["scan_hint starts inside the run at bit 0"] += 1
 
     def _block_update(self, pc: Percpu, orig: Callable[..., Any], block: Any, start: int, end: int) -> Any:
         contig = end - start
@@ -271,6 +284,7 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     calls = harness_walks(w, walk_seeds, args.walk_steps)
     print(f"harness walks: {calls} calls")
+    print("block states before each allocation: " + ", ".join(f"{k} {v}" for k, v in sorted(w.states.items())))
     for s in SURVIVORS:
         key = s.mutant.name
         vs_c = c_differential(mutant_seeds, args.steps, s.mutant.apply) or "identical"
