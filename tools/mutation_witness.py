@@ -284,7 +284,9 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     calls = harness_walks(w, walk_seeds, args.walk_steps)
     print(f"harness walks: {calls} calls")
-    print("block states before each allocation: " + ", ".join(f"{k} {v}" for k, v in sorted(w.states.items())))
+    keys = ("block states looked at", "contig_hint starts inside the run at bit 0",
+            "scan_hint starts inside the run at bit 0")
+    print("block states before each allocation: " + ", ".join(f"{k} {w.states[k]}" for k in keys))
     for s in SURVIVORS:
         key = s.mutant.name
         vs_c = c_differential(mutant_seeds, args.steps, s.mutant.apply) or "identical"
