@@ -7,7 +7,8 @@ result: a mutant that hides a kernel finding is caught here) and runs seeded
 walks (tools.find) on small16 and small32 with the ledger's findings
 tolerated, and the chunk-level C differential (the port's offsets and
 every hint against the kernel's own C, oracle/, as tests/test_port_vs_c.py
-does; skipped with a note when the oracle is not built).  Prints one line
+does, over seeded walks and the directed runs of :func:`scenarios`; skipped
+with a note when the oracle is not built).  Prints one line
 ``KILLED-BY: name,...`` naming every check that failed (a property,
 ``corpus:<file>``, ``c_differential`` or ``exception:<type>``) and exits 1, or
 prints ``SURVIVED`` and exits 0.  Deterministic: the seeds are printed.
