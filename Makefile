@@ -5,7 +5,7 @@ PY      := $(VENV)/bin/python
 STAMP   := $(VENV)/.installed
 SEED    ?= 0
 
-.PHONY: all venv test test-deep verify lint clean bench kernel-oracle replay validate-patch bench-tables mutation mutation-report time-to-detect c-agreement bench-c trace proofs bench-proofs crosshair
+.PHONY: all venv test test-deep verify lint clean bench kernel-oracle replay validate-patch bench-tables mutation mutation-report mutation-witness time-to-detect c-agreement bench-c trace proofs bench-proofs crosshair
 
 all: verify
 
@@ -77,6 +77,10 @@ mutation: $(STAMP)
 
 mutation-report: $(STAMP)
 	$(PY) -m tools.mutation_report $(MUT)/cr.sqlite
+
+# evidence for the surviving mutants: how often each differing state is reached, each mutant vs the C
+mutation-witness: $(STAMP)
+	$(PY) -m tools.mutation_witness
 
 time-to-detect: $(STAMP)
 	$(PY) -m tools.time_to_detect --seeds 0-4 --steps 800

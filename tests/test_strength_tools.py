@@ -23,6 +23,7 @@ def test_mutation_probe_passes_the_port_and_kills_a_mutant(monkeypatch: pytest.M
     [
         ("tools.time_to_detect", ["--seeds", "a-b"]),
         ("tools.mutation_probe", ["--seeds", "x"]),
+        ("tools.mutation_witness", ["--walk-seeds", "x"]),
         ("tools.mutation_report", ["/nonexistent/session.sqlite"]),
         ("tools.bench_tables", ["--n", "0"]),
         ("tools.bench_tables", ["--growth", "ten"]),
