@@ -83,10 +83,11 @@ def main(argv: list[str] | None = None) -> int:
     matrix: dict[str, list[str]] = defaultdict(list)
     only: dict[str, int] = defaultdict(int)
     for m in killed:
-        for check in m["killed_by"]:  # type: ignore[union-attr]
+        checks = [str(c) for c in m["killed_by"]]  # type: ignore[attr-defined]
+        for check in checks:
             matrix[":".join(check.split(":")[:2])].append(str(m["id"]))
-        if len(m["killed_by"]) == 1:  # type: ignore[arg-type]
-            only[m["killed_by"][0]] += 1  # type: ignore[index]
+        if len(checks) == 1:
+            only[checks[0]] += 1
     print("\nkill matrix: check -> mutants killed (killed by this check alone)")
     for check, ids in sorted(matrix.items(), key=lambda kv: -len(kv[1])):
         print(f"  {check:52} {len(ids):4d}  ({only.get(check, 0)} alone)")
