@@ -235,29 +235,39 @@ def prove(
         explore(explorer, run, on_path, deadline=t0 + 0.7 * budget_s)
     except (Unknown, PathLimit) as e:
         complete, why = False, (f"budget {budget_s:g} s" if str(e) in ("budget", "timeout", "canceled") else str(e))
-    for k, p in enumerate(props):
-        # one query per property over every path: some path whose condition holds violates it
-        bad = [z3.And(pc, z3.Not(f)) for pc, _, _, h in ends for _, f in h.get(p, [])]
-        if not bad:
-            r, m = z3.unsat, None
-        elif time.perf_counter() < deadline:
-            r, m = check(z3.Or(*bad), share=len(props) - k)  # a fair share of what is left
-        else:
-            r, m = z3.unknown, None  # out of time: never a proof
-        if r == z3.sat:
-            assert m is not None
-            rows[p].verdict = REFUTED
-            for pc, st, ret, h in ends:
-                hit = [w for w, f in h.get(p, []) if z3.is_true(m.eval(z3.And(pc, z3.Not(f)), model_completion=True))]
-                if hit:
-                    rows[p].witness = witness(m, st0, st, None if st is None else ret, bb, hit[0])
-                    if st is None:
-                        rows[p].note = str(ret)
-                    break
-        elif r == z3.unknown or not complete:
-            # a refutation found on part of the paths is real; a proof needs every path
-            rows[p].verdict = UNKNOWN
-            rows[p].note = why or f"budget {budget_s:g} s"
+    # one query per property over every path: some path whose condition holds violates it.
+    # Pass 1 gives each query a fair share of what is left; pass 2 retries the undecided ones
+    # (typically the EXACT contig_hint row) with the whole remainder.
+    undecided: list[str] = []
+    for pass_ in (1, 2):
+        todo = props if pass_ == 1 else undecided
+        undecided = []
+        for k, p in enumerate(todo):
+            bad = [z3.And(pc, z3.Not(f)) for pc, _, _, h in ends for _, f in h.get(p, [])]
+            if not bad:
+                r, m = z3.unsat, None
+            elif time.perf_counter() < deadline:
+                r, m = check(z3.Or(*bad), share=len(todo) - k)
+            else:
+                r, m = z3.unknown, None  # out of time: never a proof
+            if r == z3.unknown and pass_ == 1:
+                undecided.append(p)
+                continue
+            if r == z3.sat:
+                assert m is not None
+                rows[p].verdict = REFUTED
+                for pc, st, ret, h in ends:
+                    hit = [w for w, f in h.get(p, [])
+                           if z3.is_true(m.eval(z3.And(pc, z3.Not(f)), model_completion=True))]
+                    if hit:
+                        rows[p].witness = witness(m, st0, st, None if st is None else ret, bb, hit[0])
+                        if st is None:
+                            rows[p].note = str(ret)
+                        break
+            elif r == z3.unknown or not complete:
+                # a refutation found on part of the paths is real; a proof needs every path
+                rows[p].verdict = UNKNOWN
+                rows[p].note = why or f"budget {budget_s:g} s"
     dt = round(time.perf_counter() - t0, 2)
     for row in rows.values():
         row.seconds = dt
