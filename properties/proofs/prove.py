@@ -22,7 +22,7 @@ from impl.internal import MD_FIELDS
 from impl.percpu import Percpu
 from properties import invariants  # noqa: F401  (registers the inv_* properties)
 from properties.proofs.lemmas import FIT_CHECKS, LEMMAS, NO_EXCEPTION, Lemma, State, percpu_for, scan_hint_prefix
-from properties.proofs.sym import PathEnd, PathLimit, Run, SInt, Unknown, explore, formula
+from properties.proofs.sym import PathEnd, PathLimit, Run, SInt, Unknown, explore, formula, merged
 from properties.proofs.symbitmap import Runs, SymBitmap, SymTruth, SymWindow
 from properties.registry import OUTCOME, PROPERTIES
 
@@ -74,6 +74,11 @@ class Judge:
             md = st.chunk.chunk_md if where == "chunk" else st.chunk.md_blocks[int(where.split()[1])]
             out.append((where, formula(lambda md=md, t=t, w=w: p.fn(md, t, w))))
         return out
+
+
+def merge_block_update(pcpu: Percpu) -> None:
+    """Callers of pcpu_block_update() see it as one path whose hint fields are If-terms (sym.merged)."""
+    pcpu.pcpu_block_update = merged(pcpu.pcpu_block_update, MD_FIELDS)  # type: ignore[method-assign]
 
 
 def slice_chunk_md(pcpu: Percpu) -> None:
@@ -143,6 +148,7 @@ def prove(
     budget_s: float = 60.0,
     variant: Callable[[Percpu], None] | None = None,
     prune_with_pre: bool = True,
+    merge: bool = True,
 ) -> list[Row]:
     """Judges every post-property of ``lemma`` on the (possibly mutated) port; one Row per property."""
     lm = LEMMAS[lemma] if isinstance(lemma, str) else lemma
@@ -157,6 +163,8 @@ def prove(
         variant(pcpu)
     if lm.scope == "block":
         slice_chunk_md(pcpu)
+    if lm.function != "pcpu_block_update" and merge:
+        merge_block_update(pcpu)
 
     st0 = lm.setup(bb, nb)
     pre_j = Judge.of(st0.pre_map, "pre", bb, nb)
