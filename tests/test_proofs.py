@@ -124,3 +124,51 @@ def test_lemma_refutes_mutant(name: str) -> None:
     assert rep.replay_ok
     lit = litmus.parse(rep.litmus.text())
     assert lit.header["Witness"].startswith(f"{name}/{r.prop}")
+
+
+@pytest.mark.unit
+def test_merged_block_update_equals_the_concrete_call() -> None:
+    """sym.merged: the If-terms of a merged pcpu_block_update give the concrete call's fields."""
+    from impl.internal import MD_FIELDS
+    from properties.proofs.lemmas import md_fields, md_ranges, percpu_for
+    from properties.proofs.sym import explore, merged, sint
+
+    bb = 8
+    pcpu = percpu_for(bb)
+    call = merged(pcpu.pcpu_block_update, MD_FIELDS)
+    out: list = []
+
+    def run() -> object:
+        md = md_fields("b", bb)
+        start, end = sint("start"), sint("end")
+        call(md, start, end)
+        return md, start, end
+
+    s = z3.SolverFor("QF_BV")
+    probe = md_fields("b", bb)
+    s.add(md_ranges(probe))
+    start0, end0 = z3.BitVec("start", 32), z3.BitVec("end", 32)
+    s.add(start0 >= 0, start0 < end0, end0 <= bb)
+    paths = explore(s, run, lambda end, _run: out.append(end.value))
+    assert paths == 1 and len(out) == 1  # one path for the caller, however many inside
+    md, start, end = out[0]
+    seen = 0
+    for k in range(40):  # distinct concrete inputs drawn from the solver
+        if s.check() != z3.sat:
+            break
+        m = s.model()
+
+        def ev(x: object, m: z3.ModelRef = m) -> int:
+            if isinstance(x, int):
+                return x
+            return m.eval(x.e if isinstance(x, SInt) else x, model_completion=True).as_signed_long()  # type: ignore[attr-defined,no-any-return]
+
+        conc = md_fields("c", bb)
+        for f in MD_FIELDS:
+            setattr(conc, f, ev(getattr(probe, f)))
+        percpu_for(bb).pcpu_block_update(conc, ev(start), ev(end))
+        assert {f: getattr(conc, f) for f in MD_FIELDS} == {f: ev(getattr(md, f)) for f in MD_FIELDS}, k
+        hints = [f for f in MD_FIELDS if f != "nr_bits"]
+        s.add(z3.Or(*[getattr(probe, f).e != ev(getattr(probe, f)) for f in hints], start0 != ev(start)))
+        seen += 1
+    assert seen == 40
