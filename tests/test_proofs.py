@@ -15,6 +15,7 @@ real port.  Block sizes: BITS (4-bit blocks where 8 explode in paths).
 from __future__ import annotations
 
 import itertools
+import random
 
 import pytest
 import z3
@@ -124,3 +125,46 @@ def test_lemma_refutes_mutant(name: str) -> None:
     assert rep.replay_ok
     lit = litmus.parse(rep.litmus.text())
     assert lit.header["Witness"].startswith(f"{name}/{r.prop}")
+
+
+@pytest.mark.unit
+def test_merged_block_update_equals_the_concrete_call() -> None:
+    """sym.merged: the If-terms of a merged pcpu_block_update give the concrete call's fields."""
+    from impl.internal import MD_FIELDS
+    from properties.proofs.lemmas import md_fields, md_ranges, percpu_for
+    from properties.proofs.sym import explore, merged, sint
+
+    bb = 8
+    pcpu = percpu_for(bb)
+    call = merged(pcpu.pcpu_block_update, MD_FIELDS)
+    out: list = []
+
+    def run() -> object:
+        md = md_fields("b", bb)
+        start, end = sint("start"), sint("end")
+        call(md, start, end)
+        return md, start, end
+
+    s = z3.SolverFor("QF_BV")
+    probe = md_fields("b", bb)
+    s.add(md_ranges(probe))
+    start0, end0 = z3.BitVec("start", 32), z3.BitVec("end", 32)
+    s.add(start0 >= 0, start0 < end0, end0 <= bb)
+    paths = explore(s, run, lambda end, _run: out.append(end.value))
+    assert paths == 1 and len(out) == 1  # one path for the caller, however many inside
+    md, start, end = out[0]
+    hints = [f for f in MD_FIELDS if f != "nr_bits"]
+    rng = random.Random(0)  # fixed seed: the same 400 inputs every run
+    print("test_merged_block_update_equals_the_concrete_call: seed 0")
+    for k in range(400):
+        vals = {f: rng.randint(0, bb) for f in hints}
+        a = rng.randint(0, bb - 1)
+        b = rng.randint(a + 1, bb)
+        sub = [(getattr(probe, f).e, z3.BitVecVal(v, 32)) for f, v in vals.items()]
+        sub += [(start0, z3.BitVecVal(a, 32)), (end0, z3.BitVecVal(b, 32))]
+        conc = md_fields("c", bb)
+        for f, v in vals.items():
+            setattr(conc, f, v)
+        percpu_for(bb).pcpu_block_update(conc, a, b)
+        got = {f: z3.simplify(z3.substitute(getattr(md, f).e, *sub)).as_signed_long() for f in hints}
+        assert got == {f: getattr(conc, f) for f in hints}, (k, vals, a, b)

@@ -401,3 +401,78 @@ def formula(pred: Callable[[], Any], max_paths: int = 256) -> z3.BoolRef:
         if r is None:
             holds.append(z3.And(*ctx.conds) if ctx.conds else z3.BoolVal(True))
     return z3.Or(*holds) if holds else z3.BoolVal(False)
+
+
+# ------------------------------------------------------------ state merging
+class _Sub(_Ctx):
+    """Decides inside a summarized call: both feasible sides are explored, under the outer path condition."""
+
+    def __init__(self, outer: Run, prefix: list[bool], pending: list[list[bool]]) -> None:
+        self.outer = outer
+        self.prefix = prefix
+        self.pending = pending
+        self.decisions: list[bool] = []
+        self.conds: list[z3.BoolRef] = []
+
+    def _feasible(self, c: z3.BoolRef) -> bool:
+        s = self.outer.solver
+        s.push()
+        s.add(*self.conds, c)
+        r = s.check()
+        s.pop()
+        if r == z3.unknown:
+            raise Unknown("budget" if time.perf_counter() > self.outer.deadline else s.reason_unknown())
+        return r == z3.sat
+
+    def decide(self, cond: z3.BoolRef) -> bool:
+        i = len(self.decisions)
+        if time.perf_counter() > self.outer.deadline:
+            raise Unknown("budget")
+        if i < len(self.prefix):
+            d = self.prefix[i]
+        else:
+            t, f = self._feasible(cond), self._feasible(z3.Not(cond))
+            if t and f:
+                self.pending.append(self.decisions + [False])
+            d = t
+        self.decisions.append(d)
+        self.conds.append(cond if d else z3.Not(cond))
+        return d
+
+
+def merged(fn: Callable[..., None], fields: tuple[str, ...]) -> Callable[..., None]:
+    """``fn(obj, *args)``, which only assigns ``fields`` of ``obj``, run as one path of the caller.
+
+    Every feasible path of ``fn`` runs on a copy of ``obj`` (the real function, re-executed),
+    and each field becomes ``If(path 1, value 1, If(path 2, ...))``: the caller's path count
+    no longer multiplies by ``fn``'s.  Outside an exploration ``fn`` runs as is.
+    """
+    import copy
+
+    def call(obj: Any, *args: Any) -> None:
+        if not _CTX or not isinstance(_CTX[-1], Run):
+            fn(obj, *args)
+            return
+        outer = _CTX[-1]
+        pending: list[list[bool]] = [[]]
+        results: list[tuple[z3.BoolRef, Any]] = []
+        while pending:
+            sub = _Sub(outer, pending.pop(), pending)
+            twin = copy.copy(obj)
+            _CTX.append(sub)
+            try:
+                fn(twin, *args)
+            finally:
+                _CTX.pop()
+            results.append((z3.And(*sub.conds) if sub.conds else z3.BoolVal(True), twin))
+        for f in fields:
+            vals = [(c, getattr(t, f)) for c, t in results]
+            if all(isinstance(v, int) and not isinstance(v, SInt) and v == vals[0][1] for _, v in vals):
+                setattr(obj, f, vals[0][1])
+                continue
+            e = lift(vals[-1][1])
+            for c, v in reversed(vals[:-1]):
+                e = z3.If(c, lift(v), e)
+            setattr(obj, f, SInt(e))
+
+    return call

@@ -162,14 +162,20 @@ class Runs:
             m *= 2
 
     def starts_of(self, k: Any) -> z3.BitVecRef:
-        """Bit p set iff a free run of at least k bits (1 <= k <= n) starts at p in the window."""
+        """Bit p set iff a free run of at least k bits (1 <= k <= n) starts at p in the window.
+
+        Two overlapping power-of-two windows cover [p, p + k): with 2**j <= k < 2**(j+1),
+        a run of >= k starts at p iff runs of >= 2**j start at p and at p + k - 2**j.  So one
+        multiplexer over the run vectors and one symbolic shift: O(n log n) gates.
+        """
         kk = lift(k)
-        g = z3.BitVecVal((1 << self.n) - 1, self.n)
-        acc = z3.BitVecVal(0, W)
-        for i, r in enumerate(self.pow):
-            bit = z3.Extract(i, i, kk) == 1
-            g = z3.If(bit, g & z3.LShR(r, to_n(SInt(acc), self.n)), g)
-            acc = z3.If(bit, acc + (1 << i), acc)
+        sel = self.pow[0]
+        top = z3.BitVecVal(1, W)
+        for i in range(1, len(self.pow)):
+            ge = kk >= (1 << i)
+            sel = z3.If(ge, self.pow[i], sel)
+            top = z3.If(ge, z3.BitVecVal(1 << i, W), top)
+        g = sel & z3.LShR(sel, to_n(SInt(kk - top), self.n))
         return z3.If(z3.And(kk >= 1, kk <= self.n), g, z3.BitVecVal(0, self.n))
 
     def has_run(self, k: Any) -> z3.BoolRef:
@@ -215,7 +221,8 @@ class SymTruth:
         self.largest_starts = (SInt(s),)
         self.free_units = None
         self.defs = z3.And(
-            L >= 0, L <= n, runs.has_run(L), z3.Not(runs.has_run(L + 1)),
+            # a run of L exists (the witness start s), none of L + 1: L is the largest
+            L >= 0, L <= n, z3.Not(runs.has_run(L + 1)),
             z3.Implies(L > 0, z3.And(runs.run_at(s, L), SymWindow(runs, 0, n, n).maximal(SInt(s), L).e)),
         )
 
