@@ -47,7 +47,7 @@ bench-c: $(STAMP) kernel-oracle
 
 # replay the real tracepoint log through the port and the model
 trace: $(STAMP)
-	$(PY) -m tools.cli trace ../shared/traces/debian-6.12.117-smp4/trace_percpu.txt.xz
+	$(PY) -m tools.cli trace $$($(PY) -m tools.shared_data)
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check model impl impl_areamap properties tools tests oracle

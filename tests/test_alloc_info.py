@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import copy
 import re
-from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -62,10 +61,10 @@ from impl.unitmap import (
     pcpu_embed_first_chunk,
     unit_table,
 )
+from tools.shared_data import TRACE_DIR
 
 pytestmark = pytest.mark.unit
 
-TRACE_DIR = Path(__file__).resolve().parent.parent.parent / "shared" / "traces" / "debian-6.12.117-smp4"
 DMESG = TRACE_DIR / "dmesg_percpu.txt"
 
 # The Debian 6.12.117 amd64 guest (qemu -smp 4, one node).

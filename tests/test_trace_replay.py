@@ -191,8 +191,9 @@ def _real_log(limit: int | None) -> ftrace.TraceLog:
 
 
 def test_real_log_prefix_agrees() -> None:
-    cfg, _ = parse_dmesg(REAL_TRACE.with_name("dmesg_percpu.txt").read_text() if REAL_TRACE.exists() else "")
-    r = TraceReplay(_real_log(1500), cfg, check_every=500).run()
+    log = _real_log(1500)
+    cfg, _ = parse_dmesg(REAL_TRACE.with_name("dmesg_percpu.txt").read_text())
+    r = TraceReplay(log, cfg, check_every=500).run()
     assert r.reconstructed[0].endswith("[0, 2416) allocated before tracing, as 1 area(s)")
     assert r.agreement == 1.0
     known = ledger_properties()

@@ -22,7 +22,6 @@ from properties.dmesg_geometry import GeometryError, load_dmesg
 from properties.trace_replay import CATEGORIES, GOAL, TraceReplay, TraceReport
 
 ROOT = Path(__file__).resolve().parent.parent
-REAL_TRACE = ROOT.parent / "shared" / "traces" / "debian-6.12.117-smp4" / "trace_percpu.txt.xz"
 
 
 def ledger_properties() -> dict[str, str]:
