@@ -15,7 +15,8 @@ from properties.configs import parse_config
 from properties.dmesg_geometry import GeometryError, parse_dmesg
 from properties.trace_replay import TraceReplay
 from tools import cli
-from tools.trace import REAL_TRACE, ledger_properties
+from tools.shared_data import REAL_TRACE
+from tools.trace import ledger_properties
 
 pytestmark = pytest.mark.unit
 CFG = "small16"

@@ -35,6 +35,7 @@ from properties.machine import make_machine
 from properties.registry import CALL_PROPERTIES, PROPERTIES
 from tools import c_agreement, trace
 from tools.find import random_calls
+from tools.shared_data import REAL_TRACE
 
 ROOT = Path(__file__).resolve().parent.parent
 REQUIRED_STATES = [
@@ -127,11 +128,11 @@ def kernel_steps(seed: int, c_ops: int) -> bool:
         print(f"  FAIL: the C oracle is unavailable: {str(e).splitlines()[0]}")
         c_ok = False
     print("\n== real tracepoint log (the kernel's own placements)")
-    if not trace.REAL_TRACE.exists():
-        print(f"  FAIL: {trace.REAL_TRACE} is missing")
+    if not REAL_TRACE.exists():
+        print(f"  FAIL: {REAL_TRACE} is missing")
         return False
     t = time.time()
-    r = trace.replay_file(str(trace.REAL_TRACE), check_every=250)
+    r = trace.replay_file(str(REAL_TRACE), check_every=250)
     return trace.print_report(r, time.time() - t) and c_ok
 
 
