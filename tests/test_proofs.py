@@ -23,7 +23,7 @@ import z3
 from impl.bitmap import Bitmap, BitmapView, find_last_bit
 from model.chunk import ModelChunk
 from properties import litmus
-from properties.proofs.expected import EXPECTED, expectation
+from properties.proofs.expected import EXPECTED, TRIAGE, expectation
 from properties.proofs.lemmas import LEMMAS
 from properties.proofs.mutants import ALL, FOR_LEMMA
 from properties.proofs.prove import REFUTED, VACUOUS, prove
@@ -89,6 +89,15 @@ def test_expected_refutations_name_existing_ledger_entries() -> None:
     for lemma, prop in EXPECTED:
         assert lemma in LEMMAS
         assert expectation(lemma, prop), (lemma, prop)
+
+
+@pytest.mark.unit
+def test_triage_rows_are_not_findings() -> None:
+    """A refutation under triage has no ledger entry and is labelled as such, never as expected."""
+    for lemma, prop in TRIAGE:
+        assert lemma in LEMMAS and (lemma, prop) not in EXPECTED
+        assert expectation(lemma, prop).startswith("UNDER TRIAGE (no ledger entry)")
+    assert expectation("block_update", "inv_block_contig_hint") is None  # anything else stays NEW
 
 
 @pytest.mark.unit

