@@ -164,9 +164,7 @@ def prove(
     if lm.scope == "block":
         slice_chunk_md(pcpu)
     if merge is None:
-        # chunk scope: with merging, chunk_hint_alloc at 2x8 bits refuted inv_chunk_contig_hint_in_block
-        # on a path the unmerged runs never reached in budget; not yet triaged (README.md), so off there
-        merge = lm.scope == "block"
+        merge = True  # the chunk-scope refutation that once kept merging off there is F9 (README.md)
     if lm.function != "pcpu_block_update" and merge:
         merge_block_update(pcpu)
 
