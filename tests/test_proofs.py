@@ -26,7 +26,7 @@ from properties import litmus
 from properties.proofs.expected import EXPECTED, TRIAGE, expectation
 from properties.proofs.lemmas import LEMMAS
 from properties.proofs.mutants import ALL, FOR_LEMMA
-from properties.proofs.prove import REFUTED, VACUOUS, prove
+from properties.proofs.prove import REFUTED, UNITS_PER_S, VACUOUS, prove
 from properties.proofs.sym import SInt
 from properties.proofs.symbitmap import Runs, SymBitmap, SymTruth, SymWindow
 from properties.proofs.witness import reproduce
@@ -179,3 +179,20 @@ def test_merged_block_update_equals_the_concrete_call() -> None:
         percpu_for(bb).pcpu_block_update(conc, a, b)
         got = {f: z3.simplify(z3.substitute(getattr(md, f).e, *sub)).as_signed_long() for f in hints}
         assert got == {f: getattr(conc, f) for f in hints}, (k, vals, a, b)
+
+
+@pytest.mark.stateful
+def test_budget_is_counted_in_solver_units_not_seconds() -> None:
+    """Two runs of one lemma use the same number of Z3 resource units and give the same verdicts."""
+    a, b = (prove("block_update", 8, budget_s=60) for _ in range(2))
+    assert [r.verdict for r in a] == [r.verdict for r in b]
+    assert a[0].units == b[0].units > 0
+    assert {r.verdict for r in a} == {"PROVED", "REFUTED"}  # decided well inside the budget
+
+
+@pytest.mark.stateful
+def test_a_budget_too_small_gives_unknown_never_a_proof() -> None:
+    rows = prove("block_hint_free", 8, budget_s=0.5)
+    assert {r.verdict for r in rows} == {"UNKNOWN"}
+    assert all("Z3 units" in r.note for r in rows)
+    assert rows[0].units >= int(0.7 * 0.5 * UNITS_PER_S)  # the exploration's share was used up, not the clock

@@ -1,13 +1,19 @@
 """Scale benchmark of the Z3 proofs: time per lemma against block size, and chunk lemmas against block count.
 
     python -m tools.bench_proofs [--budget 60] [--max-bits 1024] [--lemma NAME]...
+    python -m tools.bench_proofs --calibrate
 
 For each block-scope lemma, block sizes 8, 16, 32, ... up to --max-bits are tried
 in order until one does not finish within the budget; for each chunk-scope lemma,
 2, 3, 4 blocks of --chunk-block-bits.  A size counts as decided when every property
 is PROVED or REFUTED (exploration complete).  Prints one line per run and the
-largest decided size per lemma.  Figures depend on the machine's load: the
-2-core box is shared.
+largest decided size per lemma.  The budget is counted in Z3 resource units
+(prove.UNITS_PER_S per "second"), so which sizes are decided does not depend on
+the machine's load; the seconds printed beside them do.
+
+``--calibrate`` runs lemmas that are decided quickly without a budget and prints
+the Z3 units per second of wall-clock time this machine delivers on them (the
+figure behind prove.UNITS_PER_S).
 """
 
 from __future__ import annotations
@@ -16,7 +22,10 @@ import argparse
 import sys
 
 from properties.proofs.lemmas import LEMMAS
-from properties.proofs.prove import PROVED, REFUTED, prove
+from properties.proofs.prove import PROVED, REFUTED, UNITS_PER_S, prove
+
+CALIBRATION = (("block_update", 32), ("block_update_scan", 32), ("block_find_fit", 16), ("block_refresh_hint", 16),
+               ("block_hint_free", 8))
 
 
 def decided(rows: list) -> bool:  # type: ignore[type-arg]
@@ -30,10 +39,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--chunk-block-bits", type=int, default=8)
     ap.add_argument("--max-blocks", type=int, default=4)
     ap.add_argument("--lemma", action="append", default=[])
+    ap.add_argument("--calibrate", action="store_true", help="measure Z3 units per second on this machine")
     try:
         args = ap.parse_args(argv)
     except SystemExit as e:
         return 2 if e.code else 0
+    if args.calibrate:
+        return calibrate()
     names = args.lemma or list(LEMMAS)
     if any(n not in LEMMAS for n in names) or args.budget <= 0:
         print("bench_proofs: unknown lemma or bad budget", file=sys.stderr)
@@ -51,6 +63,7 @@ def main(argv: list[str] | None = None) -> int:
             ok = decided(rows)
             verdicts = sorted({r.verdict for r in rows})
             print(f"{name:<20} block_bits={bb:<5} blocks={nb}  {rows[0].seconds:7.1f} s  "
+                  f"{rows[0].units / 1e6:6.1f}M units  "
                   f"paths={rows[0].bounds['paths']:<5} {'decided' if ok else 'NOT decided'} {','.join(verdicts)}",
                   flush=True)
             if not ok:
@@ -59,6 +72,19 @@ def main(argv: list[str] | None = None) -> int:
     print("\nlargest size decided within the budget:")
     for name, b in best.items():
         print(f"  {name:<20} {b}")
+    return 0
+
+
+def calibrate() -> int:
+    total_units, total_s = 0, 0.0
+    for name, bb in CALIBRATION:
+        rows = prove(name, bb, budget_s=1e6)
+        total_units += rows[0].units
+        total_s += rows[0].seconds
+        print(f"{name:<20} block_bits={bb:<5} {rows[0].seconds:6.1f} s  {rows[0].units / 1e6:6.1f}M units  "
+              f"{rows[0].units / rows[0].seconds / 1e6:5.2f}M units/s", flush=True)
+    print(f"all: {total_units / total_s / 1e6:.2f}M units/s on this machine; prove.UNITS_PER_S = "
+          f"{UNITS_PER_S / 1e6:.2f}M")
     return 0
 
 

@@ -5,7 +5,7 @@ Verdicts, per (lemma, property):
 - PROVED: no feasible path violates the property, for the bounds printed;
 - REFUTED: a model of the path condition violates it; the witness holds the
   bitmaps, the hints before and after, and the call's arguments;
-- UNKNOWN: the time budget ran out (or the solver said unknown) first;
+- UNKNOWN: the budget ran out (or the solver said unknown) first;
 - VACUOUS: the assumptions alone are unsatisfiable (checked on every run).
 """
 
@@ -22,11 +22,18 @@ from impl.internal import MD_FIELDS
 from impl.percpu import Percpu
 from properties import invariants  # noqa: F401  (registers the inv_* properties)
 from properties.proofs.lemmas import FIT_CHECKS, LEMMAS, NO_EXCEPTION, Lemma, State, percpu_for, scan_hint_prefix
-from properties.proofs.sym import PathEnd, PathLimit, Run, SInt, Unknown, explore, formula, merged
+from properties.proofs.sym import Budget, PathEnd, PathLimit, Run, SInt, Unknown, explore, formula, merged
 from properties.proofs.symbitmap import Runs, SymBitmap, SymTruth, SymWindow
 from properties.registry import OUTCOME, PROPERTIES
 
 PROVED, REFUTED, UNKNOWN, VACUOUS = "PROVED", "REFUTED", "UNKNOWN", "VACUOUS"
+
+# The budget is counted in Z3 resource units (rlimit), so a verdict never depends on the
+# clock or on the machine's load.  Budgets are still given in "seconds": this many units
+# per second, measured on the 2-core reference machine over the proof step of make verify
+# (tools/bench_proofs.py --calibrate prints the figure for the machine it runs on).
+UNITS_PER_S = 1_300_000
+CAP_FACTOR = 4  # the wall-clock safety net: this many times the budget (sym.Budget)
 
 
 @dataclass
@@ -37,6 +44,7 @@ class Row:
     verdict: str
     bounds: dict[str, int]
     seconds: float = 0.0
+    units: int = 0  # Z3 resource units the lemma used (deterministic, unlike seconds)
     witness: dict[str, Any] | None = None
     note: str = ""
 
@@ -140,6 +148,18 @@ def witness(m: z3.ModelRef, pre_state: State, post: State | None, ret: Any, bb: 
     return w
 
 
+def fresh_z3_context() -> None:
+    """Starts Z3's default context afresh: the solver's search (and so the units a lemma uses)
+    depends on every term created before, so each lemma starts from an empty context."""
+    z3.z3._main_ctx = None  # main_ctx() builds a new Context on its next call
+
+
+def budget_note(budget: Budget, budget_s: float) -> str:
+    if budget.capped:
+        return f"wall-clock safety cap {CAP_FACTOR * budget_s:g} s (budget {budget_s:g} s not used up)"
+    return f"budget {budget_s:g} s = {budget.units / 1e6:g}M Z3 units"
+
+
 def prove(
     lemma: Lemma | str,
     block_bits: int = 64,
@@ -153,8 +173,9 @@ def prove(
     """Judges every post-property of ``lemma`` on the (possibly mutated) port; one Row per property."""
     lm = LEMMAS[lemma] if isinstance(lemma, str) else lemma
     bb, nb = block_bits, nblocks or lm.blocks
+    fresh_z3_context()
     t0 = time.perf_counter()
-    deadline = t0 + budget_s
+    budget = Budget(max(1, int(budget_s * UNITS_PER_S)), cap_s=CAP_FACTOR * budget_s)
     bounds = {"block_bits": bb, "blocks": nb}
     if lm.runs_bound:
         bounds["runs_per_block"] = runs
@@ -192,18 +213,13 @@ def prove(
     kinds = {p: (PROPERTIES[p].kind if p in PROPERTIES else OUTCOME) for p in props}
     rows = {p: Row(lm.name, p, kinds[p], PROVED, dict(bounds)) for p in props}
 
-    def remaining_ms() -> int:
-        return max(1, int((deadline - time.perf_counter()) * 1000))
-
-
     def check(*fs: z3.BoolRef, share: int = 1) -> tuple[z3.CheckSatResult, z3.ModelRef | None]:
         # first without the largest-run definitions (an over-approximation: unsat there is unsat),
         # then, if that finds a model, with everything
         for b in (light, base):
             s = z3.SolverFor("QF_BV")
-            s.set("timeout", max(1, remaining_ms() // share))
             s.add(b, *fs)
-            r = s.check()
+            r = budget.check(s, share)
             if r == z3.unsat:
                 return r, None
         return r, (s.model() if r == z3.sat else None)
@@ -213,7 +229,8 @@ def prove(
         verdict = VACUOUS if r == z3.unsat else UNKNOWN
         for row in rows.values():
             row.verdict, row.seconds = verdict, round(time.perf_counter() - t0, 2)
-            row.note = "assumptions unsatisfiable" if r == z3.unsat else f"vacuity check timed out at {budget_s} s"
+            why_not = f"vacuity check: {budget_note(budget, budget_s)}"
+            row.note = "assumptions unsatisfiable" if r == z3.unsat else why_not
         return list(rows.values())
 
     def run() -> tuple[State, Any]:
@@ -223,9 +240,8 @@ def prove(
     ends: list[tuple[z3.BoolRef, State | None, Any, dict[str, list[tuple[str, z3.BoolRef]]]]] = []
 
     def on_path(end: PathEnd, run_: Run) -> None:
-        if time.perf_counter() > deadline:
+        if budget.exhausted():
             raise Unknown("budget")
-        explorer.set("timeout", remaining_ms())
         pc = z3.And(*end.conds) if end.conds else z3.BoolVal(True)
         if end.error is not None:
             ends.append((pc, None, repr(end.error), {NO_EXCEPTION: [("call", z3.BoolVal(False))]}))
@@ -242,9 +258,9 @@ def prove(
     complete, why = True, ""
     try:
         # exploration gets 70% of the budget; the property queries the rest
-        explore(explorer, run, on_path, deadline=t0 + 0.7 * budget_s)
+        explore(explorer, run, on_path, budget=Budget(int(0.7 * budget.units), parent=budget))
     except (Unknown, PathLimit) as e:
-        complete, why = False, (f"budget {budget_s:g} s" if str(e) in ("budget", "timeout", "canceled") else str(e))
+        complete, why = False, (budget_note(budget, budget_s) if str(e) == "budget" else str(e))
     # one query per property over every path: some path whose condition holds violates it.
     # Pass 1 gives each query a fair share of what is left; pass 2 retries the undecided ones
     # (typically the EXACT contig_hint row) with the whole remainder.
@@ -256,7 +272,7 @@ def prove(
             bad = [z3.And(pc, z3.Not(f)) for pc, _, _, h in ends for _, f in h.get(p, [])]
             if not bad:
                 r, m = z3.unsat, None
-            elif time.perf_counter() < deadline:
+            elif not budget.exhausted():
                 r, m = check(z3.Or(*bad), share=len(todo) - k)
             else:
                 r, m = z3.unknown, None  # out of time: never a proof
@@ -277,10 +293,11 @@ def prove(
             elif r == z3.unknown or not complete:
                 # a refutation found on part of the paths is real; a proof needs every path
                 rows[p].verdict = UNKNOWN
-                rows[p].note = why or f"budget {budget_s:g} s"
+                rows[p].note = why or budget_note(budget, budget_s)
     dt = round(time.perf_counter() - t0, 2)
     for row in rows.values():
         row.seconds = dt
+        row.units = budget.used
         row.bounds["paths"] = len(ends)
         if not complete:
             row.note = (row.note + f"; {len(ends)} paths explored before the budget").lstrip("; ")

@@ -32,7 +32,62 @@ class PathLimit(Exception):
 
 
 class Unknown(Exception):
-    """The solver answered unknown (timeout) on a feasibility check."""
+    """The solver answered unknown (its resource budget ran out) on a feasibility check."""
+
+
+class Budget:
+    """A deterministic solver budget in Z3 resource units (``rlimit``), not in seconds.
+
+    Every check made through :meth:`check` may use at most what is left, and
+    what it used is charged here and to the parent budget, so the same
+    lemma, code and Z3 version give the same verdict however loaded the
+    machine is.  ``units == 0`` means unlimited.
+
+    ``cap_s`` is a safety net only: the Python side of an exploration (path
+    re-execution) costs no solver units, so a wall-clock cap far above the
+    budget stops a run that would otherwise not end; ``capped`` then says
+    so, and the verdict text names it (the one clock-dependent outcome).
+    """
+
+    def __init__(self, units: int = 0, parent: Budget | None = None, cap_s: float = 0.0) -> None:
+        self.units = units
+        self.used = 0
+        self.parent = parent
+        self.cap_at = time.perf_counter() + cap_s if cap_s else 0.0
+        self.capped = False
+
+    def remaining(self) -> int:
+        left = self.units - self.used if self.units else 1 << 62
+        return min(left, self.parent.remaining()) if self.parent is not None else left
+
+    def exhausted(self) -> bool:
+        if self.cap_at and time.perf_counter() > self.cap_at:
+            self.capped = True
+        if self.parent is not None and self.parent.exhausted():
+            return True
+        return self.capped or self.remaining() <= 0
+
+    def charge(self, units: int) -> None:
+        self.used += units
+        if self.parent is not None:
+            self.parent.charge(units)
+
+    def check(self, solver: z3.Solver, share: int = 1) -> z3.CheckSatResult:
+        """solver.check() limited to remaining() // share units; charges what it used."""
+        left = self.remaining()
+        if self.exhausted():
+            return z3.unknown
+        solver.set("rlimit", max(1, left // share) if left < 1 << 62 else 0)
+        before = rlimit_count(solver)
+        r = solver.check()
+        self.charge(rlimit_count(solver) - before)
+        return r
+
+
+def rlimit_count(solver: z3.Solver) -> int:
+    """The solver's cumulative resource count."""
+    st = solver.statistics()
+    return int(st.get_key_value("rlimit count")) if "rlimit count" in st.keys() else 0
 
 
 # ----------------------------------------------------------------- contexts
@@ -268,8 +323,8 @@ class Run(_Ctx):
     """One execution along a decision prefix, with the solver holding base + path condition."""
 
     def __init__(self, solver: z3.Solver, prefix: list[bool], pending: list[list[bool]], max_depth: int,
-                 deadline: float = float("inf")) -> None:
-        self.deadline = deadline
+                 budget: Budget | None = None) -> None:
+        self.budget = budget or Budget()
         self.solver = solver
         self.prefix = prefix
         self.pending = pending
@@ -282,9 +337,9 @@ class Run(_Ctx):
     def _model(self) -> z3.ModelRef:
         if self.model is None:
             self.checks += 1
-            r = self.solver.check()
+            r = self.budget.check(self.solver)
             if r == z3.unknown:
-                raise Unknown("budget" if time.perf_counter() > self.deadline else self.solver.reason_unknown())
+                raise Unknown("budget")
             if r != z3.sat:
                 raise PathLimit("replayed prefix became infeasible")
             self.model = self.solver.model()
@@ -292,10 +347,8 @@ class Run(_Ctx):
 
     def decide(self, cond: z3.BoolRef) -> bool:
         i = len(self.decisions)
-        if time.perf_counter() > self.deadline:
+        if self.budget.exhausted():
             raise Unknown("budget")
-        if self.deadline != float("inf"):
-            self.solver.set("timeout", max(1, int((self.deadline - time.perf_counter()) * 1000)))
         if i >= self.max_depth:
             raise PathLimit(f"more than {self.max_depth} decisions on one path")
         if i < len(self.prefix):
@@ -306,10 +359,10 @@ class Run(_Ctx):
             self.solver.push()
             self.solver.add(other)
             self.checks += 1
-            r = self.solver.check()
+            r = self.budget.check(self.solver)
             self.solver.pop()
             if r == z3.unknown:
-                raise Unknown(self.solver.reason_unknown())
+                raise Unknown("budget")
             if r == z3.sat:
                 self.pending.append(self.decisions + [not d])
         c = cond if d else z3.Not(cond)
@@ -331,7 +384,7 @@ def explore(
     on_path: Callable[[PathEnd, Run], None],
     max_paths: int = 100_000,
     max_depth: int = 400,
-    deadline: float = float("inf"),
+    budget: Budget | None = None,
 ) -> int:
     """Runs ``fn`` once per feasible path under the solver's assertions; returns the path count.
 
@@ -346,7 +399,7 @@ def explore(
         if n > max_paths:
             raise PathLimit(f"more than {max_paths} paths")
         solver.push()
-        run = Run(solver, prefix, pending, max_depth, deadline)
+        run = Run(solver, prefix, pending, max_depth, budget)
         _CTX.append(run)
         try:
             try:
@@ -418,15 +471,15 @@ class _Sub(_Ctx):
         s = self.outer.solver
         s.push()
         s.add(*self.conds, c)
-        r = s.check()
+        r = self.outer.budget.check(s)
         s.pop()
         if r == z3.unknown:
-            raise Unknown("budget" if time.perf_counter() > self.outer.deadline else s.reason_unknown())
+            raise Unknown("budget")
         return r == z3.sat
 
     def decide(self, cond: z3.BoolRef) -> bool:
         i = len(self.decisions)
-        if time.perf_counter() > self.outer.deadline:
+        if self.outer.budget.exhausted():
             raise Unknown("budget")
         if i < len(self.prefix):
             d = self.prefix[i]
