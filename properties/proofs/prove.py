@@ -11,6 +11,7 @@ Verdicts, per (lemma, property):
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -80,7 +81,7 @@ class Judge:
             if (p.scope == "block") != (where != "chunk"):
                 continue
             md = st.chunk.chunk_md if where == "chunk" else st.chunk.md_blocks[int(where.split()[1])]
-            out.append((where, formula(lambda md=md, t=t, w=w: p.fn(md, t, w))))
+            out.append((where, formula(functools.partial(p.fn, md, t, w))))
         return out
 
 
