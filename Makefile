@@ -5,7 +5,7 @@ PY      := $(VENV)/bin/python
 STAMP   := $(VENV)/.installed
 SEED    ?= 0
 
-.PHONY: all venv test test-deep verify lint clean bench kernel-oracle replay validate-patch bench-tables mutation mutation-report mutation-witness time-to-detect c-agreement bench-c trace proofs bench-proofs crosshair
+.PHONY: all venv test test-deep verify lint clean bench kernel-oracle replay validate-patch bench-tables mutation mutation-report mutation-witness mutation-reach time-to-detect c-agreement bench-c trace proofs bench-proofs crosshair
 
 all: verify
 
@@ -81,6 +81,12 @@ mutation-report: $(STAMP)
 # evidence for the surviving mutants: how often each differing state is reached, each mutant vs the C
 mutation-witness: $(STAMP)
 	$(PY) -m tools.mutation_witness
+
+# exhaustive bounded reachability for the survivors (docs/mutation/reach.txt; about 20 minutes)
+REACH_BOUNDS := "4 2 10" "4 3 7" "8 2 6" "16 2 4" "4 3 6 --holed" "8 2 5 --holed"
+mutation-reach: $(STAMP)
+	@for b in $(REACH_BOUNDS); do set -- $$b; \
+	  $(PY) -m tools.mutation_reach --block-bits $$1 --blocks $$2 --max-depth $$3 $$4 || exit 1; done
 
 time-to-detect: $(STAMP)
 	$(PY) -m tools.time_to_detect --seeds 0-4 --steps 800
