@@ -5,7 +5,7 @@ PY      := $(VENV)/bin/python
 STAMP   := $(VENV)/.installed
 SEED    ?= 0
 
-.PHONY: all venv test test-deep verify lint clean bench kernel-oracle replay validate-patch bench-tables mutation mutation-report mutation-witness mutation-reach time-to-detect c-agreement bench-c trace proofs bench-proofs crosshair
+.PHONY: all venv test test-deep verify lint clean bench kernel-oracle replay validate-patch bench-tables mutation mutation-report mutation-witness mutation-reach time-to-detect c-agreement bench-c trace proofs proofs-all-sizes bench-proofs crosshair
 
 all: verify
 
@@ -97,6 +97,10 @@ BITS   ?= 8
 BUDGET ?= 60
 proofs: $(STAMP)
 	$(PY) -m properties.proofs $(if $(LEMMA),--lemma $(LEMMA)) --block-bits $(BITS) --budget $(BUDGET)
+
+# pcpu_block_update's block properties for every block size 1..2^20 (properties/proofs/parametric.py)
+proofs-all-sizes: $(STAMP)
+	$(PY) -m properties.proofs.parametric --budget $(or $(PBUDGET),300)
 
 bench-proofs: $(STAMP)
 	$(PY) -m tools.bench_proofs --budget $(BUDGET)

@@ -196,3 +196,26 @@ def test_a_budget_too_small_gives_unknown_never_a_proof() -> None:
     assert {r.verdict for r in rows} == {"UNKNOWN"}
     assert all("Z3 units" in r.note for r in rows)
     assert rows[0].units >= int(0.7 * 0.5 * UNITS_PER_S)  # the exploration's share was used up, not the clock
+
+
+@pytest.mark.stateful
+def test_parametric_proof_holds_on_the_port_and_fails_on_a_mutant() -> None:
+    """pcpu_block_update keeps left_free exact for every block size; the left/right slip does not."""
+    from properties.proofs.parametric import NOT_PROVED, PROVED, prove_block_update
+
+    faithful = prove_block_update(60, props=["inv_block_left_free"])
+    assert [r.verdict for r in faithful] == [PROVED]
+    assert faithful[0].bounds["block_bits"] == "1..1048576"
+    m = ALL[FOR_LEMMA["block_update"]]
+    mutated = prove_block_update(60, variant=m.apply, props=["inv_block_left_free"])
+    assert [r.verdict for r in mutated] == [NOT_PROVED] and "model" in mutated[0].note
+
+
+@pytest.mark.unit
+def test_parametric_cli_bad_input_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
+    from properties.proofs.parametric import main
+
+    assert main(["--prop", "inv_no_such"]) == 2
+    assert main(["--budget", "0"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 2 and "unknown block property" in err
