@@ -100,7 +100,7 @@ proofs: $(STAMP)
 
 # pcpu_block_update's block properties for every block size 1..2^20 (properties/proofs/parametric.py)
 proofs-all-sizes: $(STAMP)
-	$(PY) -m properties.proofs.parametric --budget $(or $(PBUDGET),300)
+	$(PY) -m properties.proofs.parametric --budget $(or $(PBUDGET),600)
 
 bench-proofs: $(STAMP)
 	$(PY) -m tools.bench_proofs --budget $(BUDGET)

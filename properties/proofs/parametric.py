@@ -217,9 +217,13 @@ def prove_block_update(budget_s: float = 300.0, variant: Any = None, props: list
                        verbose: bool = False) -> list[Row]:
     """Judges block properties (default all) of pcpu_block_update for every block size 1..N_MAX; one Row each.
 
-    Tried and dropped: merging the paths of pcpu_block_update into If-terms (sym.merged; slower, 242 s
-    against 181 s for the same verdicts), one query per path (each path alone exceeded its share),
-    Ackermann reduction then bit-blasting instead of Z3's QF_UFBV solver (no faster).
+    The queries run one after another, each over the instantiation set built so far, with a fair
+    share of what is left of the budget.  Tried and dropped: two passes (undecided queries retried
+    with the remainder) and per-property instantiation sets (the solver is sensitive to the set:
+    fewer rows were decided at the same budget); merging the paths of pcpu_block_update into
+    If-terms (sym.merged: 242 s against 181 s for the same verdicts); one query per path (each
+    path alone exceeded its share); Ackermann reduction then bit-blasting instead of Z3's QF_UFBV
+    solver (no faster).
     """
     fresh_z3_context()
     t0 = time.perf_counter()
@@ -289,12 +293,11 @@ def main(argv: list[str] | None = None) -> int:
     import argparse
     import sys
 
-    from properties.proofs.__main__ import table
     from properties.proofs.expected import EXPECTED
 
     ap = argparse.ArgumentParser(prog="python -m properties.proofs.parametric",
                                  description="pcpu_block_update's block properties for every block size")
-    ap.add_argument("--budget", type=float, default=300.0, help="seconds (as Z3 units, prove.UNITS_PER_S) in all")
+    ap.add_argument("--budget", type=float, default=600.0, help="seconds (as Z3 units, prove.UNITS_PER_S) in all")
     ap.add_argument("--prop", action="append", default=[], help="a block property (repeatable); default all")
     ap.add_argument("--verbose", action="store_true", help="one line per solver query")
     try:
@@ -308,8 +311,11 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     print(f"== pcpu_block_update for every block size 1..{N_MAX} (budget {args.budget:g} s)")
     rows = prove_block_update(args.budget, props=args.prop or None, verbose=args.verbose)
-    for line in table(rows):
-        print(line)
+    for r in rows:
+        fid = EXPECTED.get(("block_update", r.prop))
+        tag = f"ledger {fid}: refuted by the bounded proofs, so it cannot hold for every size" if fid else ""
+        print(f"  {r.lemma:<14} {r.prop:<31} {r.kind:<15} {r.verdict:<11} {r.seconds:6.1f}s  "
+              f"{r.units / 1e6:6.1f}M units  {r.bounds_text()}  {tag or r.note}")
     # a row the bounded proofs refute (ledger F4, F6) cannot be proved here; anything else NOT PROVED is open
     open_rows = [r.prop for r in rows if r.verdict != PROVED and ("block_update", r.prop) not in EXPECTED]
     print(f"== {sum(r.verdict == PROVED for r in rows)} of {len(rows)} proved for every size"
