@@ -18,6 +18,7 @@ from typing import Any
 
 import z3
 
+from impl.bitmap import find_next_zero_bit
 from impl.internal import Geometry, pcpu_block_md, pcpu_chunk
 from impl.percpu import Percpu
 from properties.proofs.sym import SInt, W, sint
@@ -156,7 +157,7 @@ def setup_hint_alloc(bb: int, nb: int) -> State:
     assume = [ok, _free(pre, off, bits), *_ranges(chunk)]
     chunk.alloc_map = post  # type: ignore[assignment]
     return State(chunk, pre, post, {"bit_off": off, "bits": bits}, assume,
-                 lambda p: p.pcpu_block_update_hint_alloc(chunk, off, bits))
+                 lambda p: _after_alloc_area(p, chunk, off, bits))
 
 
 def setup_hint_free(bb: int, nb: int) -> State:
@@ -168,7 +169,21 @@ def setup_hint_free(bb: int, nb: int) -> State:
     assume = [ok, _used(pre, off, bits), *_ranges(chunk)]
     chunk.alloc_map = post  # type: ignore[assignment]
     return State(chunk, pre, post, {"bit_off": off, "bits": bits}, assume,
-                 lambda p: p.pcpu_block_update_hint_free(chunk, off, bits))
+                 lambda p: _after_free_area(p, chunk, off, bits))
+
+
+# The caller's own chunk_md.first_free update comes between its bitmap change and the hint update
+# (mm/percpu.c pcpu_alloc_area() / pcpu_free_area()); without it the chunk lemmas judge a state no
+# caller leaves (a stale chunk first_free ahead of a freed run), which once gave false refutations.
+def _after_alloc_area(p: Percpu, chunk: pcpu_chunk, off: SInt, bits: SInt) -> None:
+    if off == chunk.chunk_md.first_free:
+        chunk.chunk_md.first_free = find_next_zero_bit(chunk.alloc_map, p.pcpu_chunk_map_bits(chunk), off + bits)  # type: ignore[arg-type]
+    p.pcpu_block_update_hint_alloc(chunk, off, bits)
+
+
+def _after_free_area(p: Percpu, chunk: pcpu_chunk, off: SInt, bits: SInt) -> None:
+    chunk.chunk_md.first_free = min(chunk.chunk_md.first_free, off)
+    p.pcpu_block_update_hint_free(chunk, off, bits)
 
 
 def setup_chunk_refresh(bb: int, nb: int) -> State:
