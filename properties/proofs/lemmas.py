@@ -148,28 +148,26 @@ def setup_refresh(bb: int, nb: int) -> State:
                  lambda p: p.pcpu_block_refresh_hint(chunk, 0))
 
 
-def setup_hint_alloc(bb: int, nb: int) -> State:
-    """pcpu_block_update_hint_alloc() after pcpu_alloc_area() set [bit_off, bit_off + bits)."""
+def _setup_area_change(bb: int, nb: int, alloc: bool) -> State:
+    """The caller's bitmap change on [bit_off, bit_off + bits) (set if ``alloc``, else cleared), then its update."""
     chunk, pre = fresh_chunk(bb, nb)
     off, bits, ok = region(bb * nb)
     post = pre.copy()
-    post.set_range(off, bits)
-    assume = [ok, _free(pre, off, bits), *_ranges(chunk)]
+    (post.set_range if alloc else post.clear_range)(off, bits)
+    assume = [ok, (_free if alloc else _used)(pre, off, bits), *_ranges(chunk)]
     chunk.alloc_map = post  # type: ignore[assignment]
-    return State(chunk, pre, post, {"bit_off": off, "bits": bits}, assume,
-                 lambda p: _after_alloc_area(p, chunk, off, bits))
+    after = _after_alloc_area if alloc else _after_free_area
+    return State(chunk, pre, post, {"bit_off": off, "bits": bits}, assume, lambda p: after(p, chunk, off, bits))
+
+
+def setup_hint_alloc(bb: int, nb: int) -> State:
+    """pcpu_block_update_hint_alloc() after pcpu_alloc_area() set [bit_off, bit_off + bits)."""
+    return _setup_area_change(bb, nb, alloc=True)
 
 
 def setup_hint_free(bb: int, nb: int) -> State:
     """pcpu_block_update_hint_free() after pcpu_free_area() cleared a live area [bit_off, bit_off + bits)."""
-    chunk, pre = fresh_chunk(bb, nb)
-    off, bits, ok = region(bb * nb)
-    post = pre.copy()
-    post.clear_range(off, bits)
-    assume = [ok, _used(pre, off, bits), *_ranges(chunk)]
-    chunk.alloc_map = post  # type: ignore[assignment]
-    return State(chunk, pre, post, {"bit_off": off, "bits": bits}, assume,
-                 lambda p: _after_free_area(p, chunk, off, bits))
+    return _setup_area_change(bb, nb, alloc=False)
 
 
 # The caller's own chunk_md.first_free update comes between its bitmap change and the hint update
