@@ -34,6 +34,7 @@ registry's property functions, as in the bounded proofs.
 
 from __future__ import annotations
 
+import copy
 import functools
 import itertools
 import time
@@ -239,15 +240,10 @@ def prove_block_update(budget_s: float = 300.0, variant: Any = None, props: list
     explorer = z3.SolverFor("QF_UFBV")
     explorer.add(*inst0.assume, *pre_fs, pre_t.defs)
     ends: list[tuple[z3.BoolRef, pcpu_block_md]] = []
-    update = pcpu.pcpu_block_update
 
     def run() -> pcpu_block_md:
-        md = inst0.block
-        twin = pcpu_block_md()
-        for f in ("scan_hint", "scan_hint_start", "contig_hint", "contig_hint_start", "left_free", "right_free",
-                  "first_free", "nr_bits"):
-            setattr(twin, f, getattr(md, f))
-        update(twin, inst0.start, inst0.end)
+        twin = copy.copy(inst0.block)  # each path updates its own copy of the symbolic block
+        pcpu.pcpu_block_update(twin, inst0.start, inst0.end)
         return twin
 
     def on_path(end: PathEnd, run_: Run) -> None:
