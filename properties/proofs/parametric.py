@@ -1,207 +1,169 @@
-"""Block-size-independent proofs: the bitmap as two functions instead of n bits.
+"""Block-size-independent proofs: the port's block hint code for every block size at once.
 
 The bounded proofs (prove.py) give each bit of the bitmap its own variable,
-so their cost grows with the block size.  Here a bitmap of *symbolic* size n
-(1 <= n <= N_MAX) is known only through two uninterpreted functions:
+so their cost grows with the block size.  Here the block size n is a
+symbolic integer (1 <= n <= N_MAX), and the bitmap is an
+:class:`~properties.proofs.absbitmap.AbsBitmap`, known only through its
+next-used, next-free and previous-used functions.  The ported functions run
+unchanged through sym.explore, with ``nr_bits`` and PCPU_BITMAP_BLOCK_BITS
+the symbolic n; the pre- and post-conditions are the registry's property
+functions, as in the bounded proofs.
 
-- ``nu(p)``: the first used bit at or after p (n if none);
-- ``nf(p)``: the first free bit at or after p (n if none).
+Each query is then read as linear integer arithmetic with uninterpreted
+functions (intlift.py; the port's ints are unbounded, so this is its own
+semantics) and handed to Z3 with instances of the bitmap facts
+(absbitmap.axioms) over every term the query applies the functions to.
+Unsatisfiable means no bitmap of any size 1..N_MAX violates the property:
+PROVED.  A satisfiable answer may come from a model no bitmap has (too few
+instances, or an abstraction below); it is reported as NOT PROVED, never as
+REFUTED: the bounded proofs (with concrete witnesses) say which rows are
+refuted.
 
-Everything the registry's block properties ask is a term over them: a range
-[p, p+k) is free iff nu(p) >= p+k; bit i is used iff nu(i) == i; the largest
-free run L is attained at a fresh start sL (nu(sL) - sL == L) and no free
-stretch nu(p) - p exceeds it; left_free is nu(0); first_free is nf(0);
-right_free R is pinned by nu(n-R) == n and bit n-R-1 used.  The bitmap after
-a free of the maximal run [s, e) is defined exactly from the one before:
-nu'(p) = e on [s, e) and nu(p) elsewhere; nf'(p) = min(nf(p), s) before s,
-p on [s, e), nf(p) after.
+Abstractions, each an over-approximation (a proof with it is a proof without):
 
-What makes the result a proof for *every* n: the universally quantified
-facts about nu and nf (bounds, constancy on a free stretch, monotonicity,
-each bit used or free, the largest run bounding every stretch) are added as
-instances over every argument the query applies them to.  Each instance is
-true of every bitmap of every size, so the instantiated formula is implied
-by the real one: if it is unsatisfiable, no bitmap of any size 1..N_MAX
-violates the property.  A satisfiable answer may come from a model no bitmap
-has (too few instances); it is reported as NOT PROVED, never as REFUTED:
-the bounded proofs (with concrete witnesses) say which rows are refuted.
+- ``_ffs`` (the tie-break on better-aligned starts in pcpu_block_update) is an
+  uninterpreted function: the properties hold whichever start wins the tie;
+- PCPU_BITMAP_BLOCK_BITS is a :class:`BlockBits`: ``x & (n - 1)``, ``x // n``
+  and ``i * n`` (pcpu_off_to_block_off / _index, pcpu_index_alloc_map) have
+  their true values x, 0 and 0 for 0 <= x < n and i == 0 (one block), and
+  are left uninterpreted elsewhere.  ``x & (n - 1) == x`` needs n to be a
+  power of two, as PCPU_BITMAP_BLOCK_BITS always is, so lemmas whose code
+  uses it are claimed for power-of-two sizes only (their bounds say so).
 
-The function under proof is the port's own ``pcpu_block_update`` (the one
-every block hint update goes through), run by sym.explore on a block whose
-``nr_bits`` is the symbolic n; the pre- and post-conditions are the
-registry's property functions, as in the bounded proofs.
+Block-scope lemmas judge block hints only, as in the bounded proofs: the
+chunk_md updates (pcpu_chunk_refresh_hint and pcpu_block_update on chunk_md)
+are sliced off, and so is the caller's chunk_md.first_free update.
+
+Measured (make proofs-all-sizes, docs/bench/proofs.txt): every provable row
+of pcpu_block_update, pcpu_block_update_scan and pcpu_block_update_hint_free.
+Before the integer reading, the bit-vector queries (QF_UFBV) left
+contig_hint_start and right_free of pcpu_block_update undecided at 580M
+units each; tried and dropped then: merged paths, one query per path,
+per-property instantiation sets, two passes, Ackermann reduction with
+bit-blasting, and bitwuzla.
 """
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import functools
-import itertools
 import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
 import z3
 
-from impl.internal import pcpu_block_md
+import impl.hints
+from impl.bitmap import _ffs
+from impl.internal import pcpu_block_md, pcpu_chunk
+from impl.percpu import Percpu
 from properties import invariants  # noqa: F401  (registers the inv_* properties)
+from properties.proofs.absbitmap import AbsBitmap, AbsTruth, AbsWindow, Terms, axioms, close_under_pu
+from properties.proofs.intlift import IntReader, IntSolver, NoIntForm
 from properties.proofs.lemmas import BLOCK_PROPS, md_fields, percpu_for
 from properties.proofs.prove import PROVED, UNITS_PER_S, Row, fresh_z3_context
-from properties.proofs.sym import Budget, PathEnd, PathLimit, Run, SBool, SInt, Unknown, W, explore, formula, lift
+from properties.proofs.sym import Budget, PathEnd, PathLimit, Run, SInt, Unknown, W, explore, formula, lift
 from properties.registry import PROPERTIES
 
 N_MAX = 1 << 20  # every block size up to 2**20 bits (kernel blocks are at most 16384)
 NOT_PROVED = "NOT PROVED"
-
-
-
-class Terms:
-    """The arguments the query applies nu/nf to: the instantiation set of the axioms."""
-
-    def __init__(self) -> None:
-        self.args: dict[str, z3.BitVecRef] = {}
-
-    def add(self, p: z3.BitVecRef) -> z3.BitVecRef:
-        p = z3.simplify(p)
-        self.args.setdefault(p.sexpr(), p)
-        return p
-
-
-class AbsBitmap:
-    """A bitmap of size n seen through nu/nf; ``base`` is None for the free one, else its definition."""
-
-    def __init__(self, name: str, n: z3.BitVecRef, terms: Terms,
-                 base: AbsBitmap | None = None, freed: tuple[z3.BitVecRef, z3.BitVecRef] | None = None) -> None:
-        self.name, self.n, self.terms, self.base, self.freed = name, n, terms, base, freed
-        if base is None:
-            self.fnu = z3.Function(f"{name}.nu", z3.BitVecSort(W), z3.BitVecSort(W))
-            self.fnf = z3.Function(f"{name}.nf", z3.BitVecSort(W), z3.BitVecSort(W))
-
-    def nu(self, p: Any) -> z3.BitVecRef:
-        q = self.terms.add(lift(p))
-        if self.base is None:
-            return self.fnu(q)
-        s, e = self.freed  # type: ignore[misc]
-        return z3.If(z3.And(s <= q, q < e), e, self.base.nu(q))
-
-    def nf(self, p: Any) -> z3.BitVecRef:
-        q = self.terms.add(lift(p))
-        if self.base is None:
-            return self.fnf(q)
-        s, e = self.freed  # type: ignore[misc]
-        before = self.base.nf(q)
-        return z3.If(q < s, z3.If(before < s, before, s), z3.If(q < e, q, before))
-
-    def used(self, i: Any) -> z3.BoolRef:
-        i = lift(i)
-        return z3.And(i >= 0, i < self.n, self.nu(i) == i)
-
-    def free(self, p: Any, k: Any) -> z3.BoolRef:
-        p, k = lift(p), lift(k)
-        return z3.And(p >= 0, k >= 0, p + k <= self.n, self.nu(p) >= p + k)
-
-
-class AbsWindow:
-    """The Window the property functions ask (free, maximal), on an AbsBitmap."""
-
-    def __init__(self, bm: AbsBitmap) -> None:
-        self.bm = bm
-        self.lo, self.block_bits = 0, None
-
-    def free(self, start: Any, length: Any) -> SBool:
-        return SBool(self.bm.free(start, length))
-
-    def maximal(self, start: Any, length: Any) -> SBool:
-        s, k = lift(start), lift(length)
-        left_ok = z3.Or(s == 0, self.bm.used(s - 1))
-        right_ok = z3.Or(s + k == self.bm.n, self.bm.used(s + k))
-        return SBool(z3.And(self.bm.free(s, k), left_ok, right_ok))
-
-
-class AbsTruth:
-    """The BlockTruth of an AbsBitmap: fresh largest / right_free pinned by ``defs``; the rest are terms."""
-
-    def __init__(self, bm: AbsBitmap, name: str) -> None:
-        n = bm.n
-        self.bm = bm
-        self.largest = SInt(z3.BitVec(f"{name}.largest", W))
-        self.largest_start = z3.BitVec(f"{name}.largest_start", W)
-        self.right = z3.BitVec(f"{name}.right_free", W)
-        L, sL, R = self.largest.e, self.largest_start, self.right
-        self.largest_starts = (SInt(sL),)
-        self.left_free = SInt(bm.nu(0))
-        self.first_free = SInt(bm.nf(0))
-        self.right_free = SInt(R)
-        self.free_units = None
-        self.defs = z3.And(
-            L >= 0, L <= n, sL >= 0, sL <= n, bm.nu(sL) - sL == L,
-            R >= 0, R <= n, bm.nu(n - R) == n, z3.Or(R == n, bm.used(n - R - 1)),
-        )
-
-    def stretch_bounded(self, p: z3.BitVecRef) -> z3.BoolRef:
-        """Instance of: the free stretch from any p is at most the largest run."""
-        return z3.Implies(z3.And(p >= 0, p <= self.bm.n), self.bm.nu(p) - p <= self.largest.e)
-
-
-def axioms(bm: AbsBitmap, args: list[z3.BitVecRef]) -> list[z3.BoolRef]:
-    """Instances, over ``args``, of facts every bitmap of size n satisfies (the freed bitmap is one too)."""
-    n = bm.n
-    args = [z3.simplify(a) for a in args]
-    nu_t = {a.sexpr(): bm.nu(a) for a in args}
-    nf_t = {a.sexpr(): bm.nf(a) for a in args}
-
-    def nu(a: z3.BitVecRef) -> z3.BitVecRef:
-        return nu_t[a.sexpr()]
-
-    def nf(a: z3.BitVecRef) -> z3.BitVecRef:
-        return nf_t[a.sexpr()]
-
-    out: list[z3.BoolRef] = []
-    for p in args:
-        inside = z3.And(p >= 0, p <= n)
-        out.append(z3.Implies(inside, z3.And(p <= nu(p), nu(p) <= n, p <= nf(p), nf(p) <= n)))
-        # bit p is used or free, never both; at n both searches stop
-        out.append(z3.Implies(z3.And(p >= 0, p < n), z3.Xor(nu(p) == p, nf(p) == p)))
-        out.append(z3.Implies(p == n, z3.And(nu(p) == n, nf(p) == n)))
-    for p, q in itertools.permutations(args, 2):
-        le = z3.And(p >= 0, p <= q, q <= n)
-        out.append(z3.Implies(le, z3.And(nu(p) <= nu(q), nf(p) <= nf(q))))  # monotone
-        out.append(z3.Implies(z3.And(le, q <= nu(p)), nu(q) == nu(p)))  # constant on a free stretch
-        out.append(z3.Implies(z3.And(le, q <= nf(p)), nf(q) == nf(p)))  # constant on a used stretch
-    return out
+ALL_SIZES = f"1..{N_MAX}"
+POW2_SIZES = f"2^k<={N_MAX}"
 
 
 @dataclass
 class Instance:
-    block: pcpu_block_md
-    start: SInt
-    end: SInt
+    """One symbolic call: the chunk before it, the bitmaps, the call and its assumptions."""
+
+    chunk: pcpu_chunk
     pre: AbsBitmap
     post: AbsBitmap
     assume: list[z3.BoolRef]
+    call: Callable[[Percpu, pcpu_chunk], None]
 
 
-def setup_block_update(terms: Terms) -> Instance:
-    """pcpu_block_update(block, start, end) with [start, end) a maximal free run of the new bitmap."""
-    n = z3.BitVec("n", W)
+@dataclass(frozen=True)
+class ParamLemma:
+    name: str  # the bounded lemma (lemmas.LEMMAS) this one lifts to every size
+    function: str
+    setup: Callable[[z3.BitVecRef, Terms], Instance]
+    sizes: str  # ALL_SIZES, or POW2_SIZES where the code splits offsets by the block size
+
+
+def _chunk(n: z3.BitVecRef, terms: Terms, pre: AbsBitmap, alloc_map: AbsBitmap) -> pcpu_chunk:
+    """A one-block chunk over ``alloc_map``; its hint points seed the instantiation set."""
+    chunk = pcpu_chunk(0)
+    chunk.nr_pages = 1
     md = md_fields("b0", 0)
     md.nr_bits = SInt(n)
-    start, end = SInt(z3.BitVec("start", W)), SInt(z3.BitVec("end", W))
-    s, e = start.e, end.e
-    pre = AbsBitmap("map", n, terms)
-    post = AbsBitmap("post", n, terms, base=pre, freed=(s, e))
-    ranges = [z3.And(getattr(md, f).e >= 0, getattr(md, f).e <= n) for f in (
-        "scan_hint", "scan_hint_start", "contig_hint", "contig_hint_start", "left_free", "right_free", "first_free")]
-    # seed the instantiation set with the points the code and the properties reason about
+    chunk.md_blocks = [md]
+    chunk.chunk_md = md_fields("chunk", 0)
+    chunk.chunk_md.nr_bits = SInt(n)
+    chunk.alloc_map = alloc_map  # type: ignore[assignment]
     for f, g in (("scan_hint_start", "scan_hint"), ("contig_hint_start", "contig_hint")):
         a, k = getattr(md, f).e, getattr(md, g).e
         for t in (a, a + k, a - 1):
             terms.add(t)
-    for t in (s, e, s - 1, n, z3.BitVecVal(0, W), md.first_free.e, md.left_free.e, n - md.right_free.e):
+    for t in (n, z3.BitVecVal(0, W), md.first_free.e, md.left_free.e, n - md.right_free.e):
         terms.add(t)
-    assume = [n >= 1, n <= N_MAX, s >= 0, s < e, e <= n, *ranges,
-              z3.Or(s == 0, post.used(s - 1)), z3.Or(e == n, post.used(e))]
-    return Instance(md, start, end, pre, post, assume)
+    return chunk
+
+
+def _ranges(md: pcpu_block_md, n: z3.BitVecRef) -> list[z3.BoolRef]:
+    return [z3.And(getattr(md, f).e >= 0, getattr(md, f).e <= n) for f in (
+        "scan_hint", "scan_hint_start", "contig_hint", "contig_hint_start", "left_free", "right_free", "first_free")]
+
+
+def _region(n: z3.BitVecRef, terms: Terms, a: str, b: str) -> tuple[z3.BitVecRef, z3.BitVecRef, list[z3.BoolRef]]:
+    """Two fresh positions a < b inside [0, n], with their neighbours in the instantiation set."""
+    s, e = z3.BitVec(a, W), z3.BitVec(b, W)
+    for t in (s, e, s - 1, e - 1):
+        terms.add(t)
+    return s, e, [n >= 1, n <= N_MAX, s >= 0, s < e, e <= n]
+
+
+def setup_block_update(n: z3.BitVecRef, terms: Terms) -> Instance:
+    """pcpu_block_update(block, start, end) with [start, end) a maximal free run of the new bitmap."""
+    s, e, inside = _region(n, terms, "start", "end")
+    pre = AbsBitmap("map", n, terms)
+    post = AbsBitmap("post", n, terms, base=pre, freed=(s, e))
+    chunk = _chunk(n, terms, pre, post)
+    assume = [*inside, *_ranges(chunk.md_blocks[0], n), z3.Or(s == 0, post.used(s - 1)), z3.Or(e == n, post.used(e))]
+    return Instance(chunk, pre, post, assume,
+                    lambda p, c: p.pcpu_block_update(c.md_blocks[0], SInt(s), SInt(e)))
+
+
+def setup_update_scan(n: z3.BitVecRef, terms: Terms) -> Instance:
+    """pcpu_block_update_scan() offered a free hole that ends at a used bit or the block end."""
+    off, end, inside = _region(n, terms, "bit_off", "hole_end")
+    pre = AbsBitmap("map", n, terms)
+    chunk = _chunk(n, terms, pre, pre)
+    assume = [*inside, *_ranges(chunk.md_blocks[0], n), pre.free(off, end - off), z3.Or(end == n, pre.used(end))]
+    return Instance(chunk, pre, pre, assume,
+                    lambda p, c: p.pcpu_block_update_scan(c, SInt(off), SInt(end - off)))
+
+
+def setup_hint_free(n: z3.BitVecRef, terms: Terms) -> Instance:
+    """pcpu_block_update_hint_free() after pcpu_free_area() cleared a live area [bit_off, bit_off + bits)."""
+    off, end, inside = _region(n, terms, "bit_off", "area_end")
+    pre = AbsBitmap("map", n, terms)
+    post = AbsBitmap("post", n, terms, base=pre, freed=(off, end))
+    chunk = _chunk(n, terms, pre, post)
+    assume = [*inside, *_ranges(chunk.md_blocks[0], n), pre.all_used(off, end - off)]
+    return Instance(chunk, pre, post, assume,
+                    lambda p, c: p.pcpu_block_update_hint_free(c, SInt(off), SInt(end - off)))
+
+
+PARAM_LEMMAS: dict[str, ParamLemma] = {
+    lm.name: lm
+    for lm in (
+        ParamLemma("block_update", "pcpu_block_update", setup_block_update, ALL_SIZES),
+        ParamLemma("block_update_scan", "pcpu_block_update_scan", setup_update_scan, POW2_SIZES),
+        ParamLemma("block_hint_free", "pcpu_block_update_hint_free", setup_hint_free, POW2_SIZES),
+    )
+}
 
 
 def holds(prop: str, md: pcpu_block_md, t: AbsTruth, w: AbsWindow) -> z3.BoolRef:
@@ -214,75 +176,165 @@ def scan_prefix(md: pcpu_block_md, t: AbsTruth, args: list[z3.BitVecRef]) -> z3.
     return z3.Or(sh == 0, z3.And(*[z3.Implies(z3.And(p >= 0, p < ss + sh), t.bm.nu(p) - p <= sh) for p in args]))
 
 
-def prove_block_update(budget_s: float = 300.0, variant: Any = None, props: list[str] | None = None,
-                       verbose: bool = False) -> list[Row]:
-    """Judges block properties (default all) of pcpu_block_update for every block size 1..N_MAX; one Row each.
+@contextlib.contextmanager
+def abstract_ffs() -> Iterator[None]:
+    """While proving, the port's ``_ffs`` on a symbolic word is an uninterpreted function (see the module doc)."""
 
-    The queries run one after another, each over the instantiation set built so far, with a fair
-    share of what is left of the budget.  Tried and dropped: two passes (undecided queries retried
-    with the remainder) and per-property instantiation sets (the solver is sensitive to the set:
-    fewer rows were decided at the same budget); merging the paths of pcpu_block_update into
-    If-terms (sym.merged: 242 s against 181 s for the same verdicts); one query per path (each
-    path alone exceeded its share); Ackermann reduction then bit-blasting instead of Z3's QF_UFBV
-    solver (no faster).
+    def ffs(word: Any) -> Any:
+        if isinstance(word, SInt):
+            return SInt(z3.Function("ffs", z3.BitVecSort(W), z3.BitVecSort(W))(lift(word)))
+        return _ffs(word)
+
+    saved = impl.hints._ffs
+    impl.hints._ffs = ffs  # type: ignore[assignment]
+    try:
+        yield
+    finally:
+        impl.hints._ffs = saved
+
+
+class BlockBits(SInt):
+    """The symbolic block size n as PCPU_BITMAP_BLOCK_BITS: the arithmetic the port does on it, without bit operations.
+
+    Being a subclass of SInt, its reflected operators run first in ``x // n``,
+    ``x * n`` and ``x & (n - 1)`` (``n - 1`` is a :class:`BlockMask`).
     """
+
+    __slots__ = ()
+
+    def _uf(self, name: str, *xs: Any) -> z3.BitVecRef:
+        return z3.Function(name, *([z3.BitVecSort(W)] * (len(xs) + 1)))(*[lift(x) for x in xs])
+
+    def _block0(self, x: Any) -> z3.BoolRef:
+        return z3.And(lift(x) >= 0, lift(x) < self.e)
+
+    def __rfloordiv__(self, x: Any) -> SInt:
+        return SInt(z3.If(self._block0(x), z3.BitVecVal(0, W), self._uf("div_n", x)))
+
+    def __rmul__(self, i: Any) -> SInt:
+        return SInt(z3.If(lift(i) == 0, z3.BitVecVal(0, W), self._uf("mul_n", i)))
+
+    __mul__ = __rmul__
+
+    def __sub__(self, o: Any) -> SInt:
+        return BlockMask(self.e - 1) if isinstance(o, int) and o == 1 else SInt(self.e - lift(o))
+
+
+class BlockMask(SInt):
+    """n - 1 for the symbolic block size n; ``x & (n - 1)`` is x on block offsets (n a power of two)."""
+
+    __slots__ = ()
+
+    def __rand__(self, x: Any) -> SInt:
+        x_ = lift(x)
+        off = z3.Function("mod_n", z3.BitVecSort(W), z3.BitVecSort(W))(x_)
+        return SInt(z3.If(z3.And(x_ >= 0, x_ <= self.e), x_, off))
+
+
+def block_scope(pcpu: Percpu, current: list[pcpu_chunk]) -> None:
+    """Slices off the chunk_md updates (as prove.slice_chunk_md): block lemmas judge block hints only."""
+    update = pcpu.pcpu_block_update
+
+    def block_update_blocks_only(block: Any, start: Any, end: Any) -> None:
+        if block is not current[0].chunk_md:
+            update(block, start, end)
+
+    pcpu.pcpu_chunk_refresh_hint = lambda chunk, full_scan: None  # type: ignore[method-assign]
+    pcpu.pcpu_block_update = block_update_blocks_only  # type: ignore[method-assign]
+
+
+def _twin(chunk: pcpu_chunk) -> pcpu_chunk:
+    """A copy whose hint blocks are the path's own (every path of the exploration updates its copy)."""
+    twin = copy.copy(chunk)
+    twin.md_blocks = [copy.copy(md) for md in chunk.md_blocks]
+    twin.chunk_md = copy.copy(chunk.chunk_md)
+    return twin
+
+
+def prove_param(name: str, budget_s: float = 300.0, variant: Any = None, props: list[str] | None = None,
+                verbose: bool = False) -> list[Row]:
+    """Judges block properties (default all) of one lemma for every block size in its range; one Row each.
+
+    The queries run one after another, each with a fair share of what is left of the budget.
+    """
+    lm = PARAM_LEMMAS[name]
     fresh_z3_context()
     t0 = time.perf_counter()
     budget = Budget(max(1, int(budget_s * UNITS_PER_S)))
-    pcpu = percpu_for(8)  # pcpu_block_update reads only the block, whose nr_bits is symbolic
+    pcpu = percpu_for(8)
     if variant is not None:
         variant(pcpu)
     terms = Terms()
-    inst0 = setup_block_update(terms)
-    pre_t = AbsTruth(inst0.pre, "pre")
-    pre_w = AbsWindow(inst0.pre)
-    pre_fs = [holds(p, inst0.block, pre_t, pre_w) for p in BLOCK_PROPS]
-    explorer = z3.SolverFor("QF_UFBV")
-    explorer.add(*inst0.assume, *pre_fs, pre_t.defs)
+    n = z3.BitVec("n", W)
+    inst = lm.setup(n, terms)
+    pcpu.PCPU_BITMAP_BLOCK_BITS = BlockBits(n)  # type: ignore[assignment]
+    current = [inst.chunk]
+    block_scope(pcpu, current)
+    pre_t, pre_w = AbsTruth(inst.pre, "pre"), AbsWindow(inst.pre)
+    md0 = inst.chunk.md_blocks[0]
+    pre_fs = [holds(p, md0, pre_t, pre_w) for p in BLOCK_PROPS]
+    read = IntReader()
+    explorer = IntSolver(read)
+    explorer.add(*inst.assume, *pre_fs, pre_t.defs)
     ends: list[tuple[z3.BoolRef, pcpu_block_md]] = []
 
     def run() -> pcpu_block_md:
-        twin = copy.copy(inst0.block)  # each path updates its own copy of the symbolic block
-        pcpu.pcpu_block_update(twin, inst0.start, inst0.end)
-        return twin
+        current[0] = _twin(inst.chunk)
+        inst.call(pcpu, current[0])
+        return current[0].md_blocks[0]
 
     def on_path(end: PathEnd, run_: Run) -> None:
         if end.error is not None:
-            raise PathLimit(f"pcpu_block_update raised {end.error!r}")
+            raise PathLimit(f"{lm.function} raised {end.error!r}")
         ends.append((z3.And(*end.conds) if end.conds else z3.BoolVal(True), end.value))
 
     complete, why = True, ""
-    try:
-        explore(explorer, run, on_path, budget=Budget(int(0.5 * budget.units), parent=budget))
-    except (Unknown, PathLimit) as e:
-        complete, why = False, str(e)
+    with abstract_ffs():
+        try:
+            explore(explorer, run, on_path, budget=Budget(int(0.5 * budget.units), parent=budget))  # type: ignore[arg-type]
+        except (Unknown, PathLimit, NoIntForm) as e:
+            complete, why = False, str(e)
     explored_units = budget.used
-    post_t = AbsTruth(inst0.post, "post")
-    post_w = AbsWindow(inst0.post)
+    post_t, post_w = AbsTruth(inst.post, "post"), AbsWindow(inst.post)
     rows = []
-    bounds: dict[str, Any] = {"block_bits": f"1..{N_MAX}", "blocks": 1, "paths": len(ends)}
+    bounds: dict[str, Any] = {"block_bits": lm.sizes, "blocks": 1, "paths": len(ends)}
     todo = props or BLOCK_PROPS
     for k, prop in enumerate(todo):
         bad = z3.Or(*[z3.And(pc, z3.Not(holds(prop, md, post_t, post_w))) for pc, md in ends])
-        query = [*inst0.assume, *pre_fs, pre_t.defs, post_t.defs, bad]
+        query = [*inst.assume, *pre_fs, pre_t.defs, post_t.defs, bad]
+        for bm in (inst.post, inst.pre):  # post first: its pu is defined by pre's
+            close_under_pu(bm)
         args = list(terms.args.values())
-        facts = [*axioms(inst0.pre, args), *axioms(inst0.post, args), *[pre_t.stretch_bounded(p) for p in args],
-                 *[post_t.stretch_bounded(p) for p in args], scan_prefix(inst0.block, pre_t, args)]
-        s = z3.SolverFor("QF_UFBV")
-        s.add(*query, *facts)
+        facts = [*axioms(inst.pre, args), *[pre_t.stretch_bounded(p) for p in args],
+                 *[post_t.stretch_bounded(p) for p in args], scan_prefix(md0, pre_t, args)]
+        if inst.post is not inst.pre:
+            facts += axioms(inst.post, args)
         before, tq = budget.used, time.perf_counter()
-        r = budget.check(s, share=len(todo) - k) if complete else z3.unknown
+        r, note = z3.unknown, why
+        if complete:
+            try:
+                s = IntSolver(read)
+                s.add(*query, *facts)
+                r = budget.check(s, share=len(todo) - k)  # type: ignore[arg-type]
+            except NoIntForm as e:
+                note = str(e)
         if verbose:
             print(f"  {prop}: {r} {len(args)} args, {(budget.used - before) / 1e6:.1f}M units, "
                   f"{time.perf_counter() - tq:.1f}s (exploration {explored_units / 1e6:.1f}M)", flush=True)
         verdict = PROVED if r == z3.unsat else NOT_PROVED
-        note = "" if r == z3.unsat else (
-            why or ("budget" if r == z3.unknown else "a model of the instantiated axioms: see the bounded proofs"))
-        rows.append(Row("block_update", prop, PROPERTIES[prop].kind, verdict, dict(bounds), note=note))
+        if r != z3.unsat and not note:
+            note = "budget" if r == z3.unknown else "a model of the instantiated axioms: see the bounded proofs"
+        rows.append(Row(lm.name, prop, PROPERTIES[prop].kind, verdict, dict(bounds), note=note))
     dt = round(time.perf_counter() - t0, 2)
     for row in rows:
         row.seconds, row.units = dt, budget.used
     return rows
+
+
+def prove_block_update(budget_s: float = 300.0, variant: Any = None, props: list[str] | None = None,
+                       verbose: bool = False) -> list[Row]:
+    """pcpu_block_update for every block size (prove_param on the block_update lemma)."""
+    return prove_param("block_update", budget_s, variant, props, verbose)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -292,29 +344,42 @@ def main(argv: list[str] | None = None) -> int:
     from properties.proofs.expected import EXPECTED
 
     ap = argparse.ArgumentParser(prog="python -m properties.proofs.parametric",
-                                 description="pcpu_block_update's block properties for every block size")
-    ap.add_argument("--budget", type=float, default=600.0, help="seconds (as Z3 units, prove.UNITS_PER_S) in all")
+                                 description="block hint lemmas for every block size")
+    ap.add_argument("--lemma", action="append", default=[], help="a lemma (repeatable); default all: "
+                    + ", ".join(PARAM_LEMMAS))
+    ap.add_argument("--budget", type=float, default=300.0,
+                    help="seconds (as Z3 units, prove.UNITS_PER_S) per lemma")
     ap.add_argument("--prop", action="append", default=[], help="a block property (repeatable); default all")
     ap.add_argument("--verbose", action="store_true", help="one line per solver query")
     try:
         args = ap.parse_args(argv)
     except SystemExit as e:
         return 2 if e.code else 0
-    bad = [p for p in args.prop if p not in BLOCK_PROPS]
-    if bad or args.budget <= 0:
-        print(f"parametric: unknown block property {bad[0]!r}" if bad else "parametric: --budget must be > 0",
-              file=sys.stderr)
+    bad_prop = [p for p in args.prop if p not in BLOCK_PROPS]
+    bad_lemma = [m for m in args.lemma if m not in PARAM_LEMMAS]
+    if bad_prop or bad_lemma or args.budget <= 0:
+        msg = (f"unknown block property {bad_prop[0]!r}" if bad_prop else
+               f"unknown lemma {bad_lemma[0]!r} (have {', '.join(PARAM_LEMMAS)})" if bad_lemma else
+               "--budget must be > 0")
+        print(f"parametric: {msg}", file=sys.stderr)
         return 2
-    print(f"== pcpu_block_update for every block size 1..{N_MAX} (budget {args.budget:g} s)")
-    rows = prove_block_update(args.budget, props=args.prop or None, verbose=args.verbose)
-    for r in rows:
-        fid = EXPECTED.get(("block_update", r.prop))
-        tag = f"ledger {fid}: refuted by the bounded proofs, so it cannot hold for every size" if fid else ""
-        print(f"  {r.lemma:<14} {r.prop:<31} {r.kind:<15} {r.verdict:<11} {r.seconds:6.1f}s  "
-              f"{r.units / 1e6:6.1f}M units  {r.bounds_text()}  {tag or r.note}")
-    # a row the bounded proofs refute (ledger F4, F6) cannot be proved here; anything else NOT PROVED is open
-    open_rows = [r.prop for r in rows if r.verdict != PROVED and ("block_update", r.prop) not in EXPECTED]
-    print(f"== {sum(r.verdict == PROVED for r in rows)} of {len(rows)} proved for every size"
+    names = args.lemma or list(PARAM_LEMMAS)
+    print(f"== block hint lemmas for every block size (budget {args.budget:g} s per lemma)")
+    total = proved = 0
+    open_rows: list[str] = []
+    for name in names:
+        rows = prove_param(name, args.budget, props=args.prop or None, verbose=args.verbose)
+        for r in rows:
+            fid = EXPECTED.get((name, r.prop))
+            tag = f"ledger {fid}: refuted by the bounded proofs, so it cannot hold for every size" if fid else ""
+            print(f"  {r.lemma:<18} {r.prop:<31} {r.kind:<15} {r.verdict:<11} {r.seconds:6.1f}s  "
+                  f"{r.units / 1e6:6.1f}M units  {r.bounds_text()}  {tag or r.note}", flush=True)
+            total += 1
+            proved += r.verdict == PROVED
+            # a row the bounded proofs refute (a ledger entry) cannot be proved here; anything else is open
+            if r.verdict != PROVED and (name, r.prop) not in EXPECTED:
+                open_rows.append(f"{name}:{r.prop}")
+    print(f"== {proved} of {total} proved for every size"
           + (f"; not proved (budget or abstraction): {', '.join(open_rows)}" if open_rows else ""))
     return 0
 
