@@ -98,9 +98,9 @@ BUDGET ?= 60
 proofs: $(STAMP)
 	$(PY) -m properties.proofs $(if $(LEMMA),--lemma $(LEMMA)) --block-bits $(BITS) --budget $(BUDGET)
 
-# pcpu_block_update's block properties for every block size 1..2^20 (properties/proofs/parametric.py)
+# block lemmas (pcpu_block_update, _update_scan, _update_hint_free) for every block size (properties/proofs/parametric.py)
 proofs-all-sizes: $(STAMP)
-	$(PY) -m properties.proofs.parametric --budget $(or $(PBUDGET),600)
+	$(PY) -m properties.proofs.parametric --budget $(or $(PBUDGET),300)
 
 bench-proofs: $(STAMP)
 	$(PY) -m tools.bench_proofs --budget $(BUDGET)

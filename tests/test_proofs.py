@@ -198,17 +198,41 @@ def test_a_budget_too_small_gives_unknown_never_a_proof() -> None:
     assert rows[0].units >= int(0.7 * 0.5 * UNITS_PER_S)  # the exploration's share was used up, not the clock
 
 
-@pytest.mark.stateful
-def test_parametric_proof_holds_on_the_port_and_fails_on_a_mutant() -> None:
-    """pcpu_block_update keeps left_free exact for every block size; the left/right slip does not."""
-    from properties.proofs.parametric import NOT_PROVED, PROVED, prove_block_update
+PARAM_CASES = [  # (lemma, a property its mutant (mutants.FOR_LEMMA) breaks, tier)
+    pytest.param("block_update", "inv_block_left_free", marks=pytest.mark.stateful),
+    pytest.param("block_update_scan", "inv_block_contig_hint", marks=pytest.mark.stateful),
+    pytest.param("block_hint_free", "inv_block_contig_hint", marks=pytest.mark.stateful),
+]
 
-    faithful = prove_block_update(60, props=["inv_block_left_free"])
+
+@pytest.mark.parametrize(("name", "prop"), PARAM_CASES)
+def test_parametric_proof_holds_on_the_port_and_fails_on_a_mutant(name: str, prop: str) -> None:
+    """The port keeps ``prop`` for every block size; the lemma's one-line mutant is not proved."""
+    from properties.proofs.parametric import NOT_PROVED, PARAM_LEMMAS, PROVED, prove_param
+
+    faithful = prove_param(name, 120, props=[prop])
     assert [r.verdict for r in faithful] == [PROVED]
-    assert faithful[0].bounds["block_bits"] == "1..1048576"
-    m = ALL[FOR_LEMMA["block_update"]]
-    mutated = prove_block_update(60, variant=m.apply, props=["inv_block_left_free"])
+    assert faithful[0].bounds["block_bits"] == PARAM_LEMMAS[name].sizes
+    mutated = prove_param(name, 120, variant=ALL[FOR_LEMMA[name]].apply, props=[prop])
     assert [r.verdict for r in mutated] == [NOT_PROVED] and "model" in mutated[0].note
+
+
+@pytest.mark.stateful
+def test_parametric_vacuity_is_checked(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Contradictory assumptions give VACUOUS, never PROVED."""
+    from properties.proofs import parametric
+
+    lm = parametric.PARAM_LEMMAS["block_update"]
+
+    def contradictory(n, terms):  # type: ignore[no-untyped-def]
+        inst = lm.setup(n, terms)
+        inst.assume.append(n < 0)
+        return inst
+
+    monkeypatch.setitem(parametric.PARAM_LEMMAS, "block_update",
+                        parametric.ParamLemma(lm.name, lm.function, contradictory, lm.sizes))
+    rows = parametric.prove_param("block_update", 60, props=["inv_block_left_free"])
+    assert [r.verdict for r in rows] == [VACUOUS] and rows[0].note == "assumptions unsatisfiable"
 
 
 @pytest.mark.unit
@@ -217,5 +241,6 @@ def test_parametric_cli_bad_input_exit_2(capsys: pytest.CaptureFixture[str]) -> 
 
     assert main(["--prop", "inv_no_such"]) == 2
     assert main(["--budget", "0"]) == 2
+    assert main(["--lemma", "chunk_hint_free"]) == 2
     err = capsys.readouterr().err
-    assert err.count("\n") == 2 and "unknown block property" in err
+    assert err.count("\n") == 3 and "unknown block property" in err and "unknown lemma" in err

@@ -5,7 +5,8 @@
 
 For each block-scope lemma, block sizes 8, 16, 32, ... up to --max-bits are tried
 in order until one does not finish within the budget; for each chunk-scope lemma,
-2, 3, 4 blocks of --chunk-block-bits.  A size counts as decided when every property
+2, 3, 4 blocks of --chunk-block-bits.  Lemmas with a size-independent proof
+(properties/proofs/parametric.py) then run it once, with the same budget.  A size counts as decided when every property
 is PROVED or REFUTED (exploration complete).  Prints one line per run and the
 largest decided size per lemma.  The budget is counted in Z3 resource units
 (prove.UNITS_PER_S per "second"), so which sizes are decided does not depend on
@@ -21,7 +22,9 @@ from __future__ import annotations
 import argparse
 import sys
 
+from properties.proofs.expected import EXPECTED
 from properties.proofs.lemmas import LEMMAS
+from properties.proofs.parametric import PARAM_LEMMAS, prove_param
 from properties.proofs.prove import PROVED, REFUTED, UNITS_PER_S, prove
 
 CALIBRATION = (("block_update", 32), ("block_update_scan", 32), ("block_find_fit", 16), ("block_refresh_hint", 16),
@@ -40,6 +43,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--max-blocks", type=int, default=4)
     ap.add_argument("--lemma", action="append", default=[])
     ap.add_argument("--calibrate", action="store_true", help="measure Z3 units per second on this machine")
+    ap.add_argument("--bounded-only", action="store_true", help="skip the every-size proofs (parametric.py)")
     try:
         args = ap.parse_args(argv)
     except SystemExit as e:
@@ -69,6 +73,15 @@ def main(argv: list[str] | None = None) -> int:
             if not ok:
                 break
             best[name] = f"{nb}x{bb} bits"
+        if name in PARAM_LEMMAS and not args.bounded_only:
+            rows = prove_param(name, args.budget)
+            ok = all(r.verdict == PROVED for r in rows if (name, r.prop) not in EXPECTED)
+            print(f"{name:<20} block_bits={rows[0].bounds['block_bits']}  {rows[0].seconds:7.1f} s  "
+                  f"{rows[0].units / 1e6:6.1f}M units  paths={rows[0].bounds['paths']:<5} "
+                  f"{'decided' if ok else 'NOT decided'} (every size; rows the bounded proofs refute excluded)",
+                  flush=True)
+            if ok:
+                best[name] += f"; every size {rows[0].bounds['block_bits']} in {rows[0].seconds:.1f} s"
     print("\nlargest size decided within the budget:")
     for name, b in best.items():
         print(f"  {name:<20} {b}")

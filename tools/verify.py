@@ -146,6 +146,15 @@ def proofs_step(block_bits: int = 8, budget_s: float = 20.0) -> bool:
     return ok
 
 
+def all_sizes_step(budget_s: float = 120.0) -> bool:
+    """The block lemmas proved for every block size (properties/proofs/parametric.py); none may be left open."""
+    from properties.proofs.parametric import PARAM_LEMMAS
+    from properties.proofs.parametric import run as run_param
+
+    print(f"\n== hint-invariant proofs for every block size (Z3, budget {budget_s:g} s per lemma)")
+    return not run_param(list(PARAM_LEMMAS), budget_s)
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m tools.verify")
     ap.add_argument("--seed", type=int, default=0)
@@ -263,9 +272,11 @@ def main(argv: list[str] | None = None) -> int:
 
     kernel_ok = kernel_steps(args.seed, args.c_ops)
     proofs_ok = proofs_step()
+    all_sizes_ok = all_sizes_step()
 
     elapsed = time.time() - t0
-    ok = corpus_ok and not new_violation and not missing and not areamap_bad and kernel_ok and proofs_ok
+    ok = (corpus_ok and not new_violation and not missing and not areamap_bad and kernel_ok and proofs_ok
+          and all_sizes_ok)
     print(f"\n== verdict: {'PASS' if ok else 'FAIL'}  ({steps_total} walk steps, {elapsed:.0f} s, seed {args.seed})")
     if not corpus_ok:
         print("   corpus mismatch or a ledger finding no longer reproduces")
@@ -277,6 +288,8 @@ def main(argv: list[str] | None = None) -> int:
         print("   the port differs from the kernel's C, or the trace replay is below its goal")
     if not proofs_ok:
         print("   a proof lemma was refuted without a ledger entry")
+    if not all_sizes_ok:
+        print("   a block lemma row is no longer proved for every block size")
     return 0 if ok else 1
 
 

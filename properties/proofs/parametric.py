@@ -61,10 +61,23 @@ from impl.internal import pcpu_block_md, pcpu_chunk
 from impl.percpu import Percpu
 from properties import invariants  # noqa: F401  (registers the inv_* properties)
 from properties.proofs.absbitmap import AbsBitmap, AbsTruth, AbsWindow, Terms, axioms, close_under_pu
-from properties.proofs.intlift import IntReader, IntSolver, NoIntForm
 from properties.proofs.lemmas import BLOCK_PROPS, md_fields, percpu_for
-from properties.proofs.prove import PROVED, UNITS_PER_S, Row, fresh_z3_context
-from properties.proofs.sym import Budget, PathEnd, PathLimit, Run, SInt, Unknown, W, explore, formula, lift
+from properties.proofs.prove import PROVED, UNITS_PER_S, VACUOUS, Row, fresh_z3_context
+from properties.proofs.sym import (
+    Budget,
+    PathEnd,
+    PathLimit,
+    Run,
+    SInt,
+    Unknown,
+    explore,
+    formula,
+    integer_terms,
+    lift,
+    num,
+    sort,
+    var,
+)
 from properties.registry import PROPERTIES
 
 N_MAX = 1 << 20  # every block size up to 2**20 bits (kernel blocks are at most 16384)
@@ -88,11 +101,11 @@ class Instance:
 class ParamLemma:
     name: str  # the bounded lemma (lemmas.LEMMAS) this one lifts to every size
     function: str
-    setup: Callable[[z3.BitVecRef, Terms], Instance]
+    setup: Callable[[z3.ArithRef, Terms], Instance]
     sizes: str  # ALL_SIZES, or POW2_SIZES where the code splits offsets by the block size
 
 
-def _chunk(n: z3.BitVecRef, terms: Terms, pre: AbsBitmap, alloc_map: AbsBitmap) -> pcpu_chunk:
+def _chunk(n: z3.ArithRef, terms: Terms, alloc_map: AbsBitmap) -> pcpu_chunk:
     """A one-block chunk over ``alloc_map``; its hint points seed the instantiation set."""
     chunk = pcpu_chunk(0)
     chunk.nr_pages = 1
@@ -106,51 +119,51 @@ def _chunk(n: z3.BitVecRef, terms: Terms, pre: AbsBitmap, alloc_map: AbsBitmap) 
         a, k = getattr(md, f).e, getattr(md, g).e
         for t in (a, a + k, a - 1):
             terms.add(t)
-    for t in (n, z3.BitVecVal(0, W), md.first_free.e, md.left_free.e, n - md.right_free.e):
+    for t in (n, num(0), md.first_free.e, md.left_free.e, n - md.right_free.e):
         terms.add(t)
     return chunk
 
 
-def _ranges(md: pcpu_block_md, n: z3.BitVecRef) -> list[z3.BoolRef]:
+def _ranges(md: pcpu_block_md, n: z3.ArithRef) -> list[z3.BoolRef]:
     return [z3.And(getattr(md, f).e >= 0, getattr(md, f).e <= n) for f in (
         "scan_hint", "scan_hint_start", "contig_hint", "contig_hint_start", "left_free", "right_free", "first_free")]
 
 
-def _region(n: z3.BitVecRef, terms: Terms, a: str, b: str) -> tuple[z3.BitVecRef, z3.BitVecRef, list[z3.BoolRef]]:
+def _region(n: z3.ArithRef, terms: Terms, a: str, b: str) -> tuple[z3.ArithRef, z3.ArithRef, list[z3.BoolRef]]:
     """Two fresh positions a < b inside [0, n], with their neighbours in the instantiation set."""
-    s, e = z3.BitVec(a, W), z3.BitVec(b, W)
+    s, e = var(a), var(b)
     for t in (s, e, s - 1, e - 1):
         terms.add(t)
     return s, e, [n >= 1, n <= N_MAX, s >= 0, s < e, e <= n]
 
 
-def setup_block_update(n: z3.BitVecRef, terms: Terms) -> Instance:
+def setup_block_update(n: z3.ArithRef, terms: Terms) -> Instance:
     """pcpu_block_update(block, start, end) with [start, end) a maximal free run of the new bitmap."""
     s, e, inside = _region(n, terms, "start", "end")
     pre = AbsBitmap("map", n, terms)
     post = AbsBitmap("post", n, terms, base=pre, freed=(s, e))
-    chunk = _chunk(n, terms, pre, post)
+    chunk = _chunk(n, terms, post)
     assume = [*inside, *_ranges(chunk.md_blocks[0], n), z3.Or(s == 0, post.used(s - 1)), z3.Or(e == n, post.used(e))]
     return Instance(chunk, pre, post, assume,
                     lambda p, c: p.pcpu_block_update(c.md_blocks[0], SInt(s), SInt(e)))
 
 
-def setup_update_scan(n: z3.BitVecRef, terms: Terms) -> Instance:
+def setup_update_scan(n: z3.ArithRef, terms: Terms) -> Instance:
     """pcpu_block_update_scan() offered a free hole that ends at a used bit or the block end."""
     off, end, inside = _region(n, terms, "bit_off", "hole_end")
     pre = AbsBitmap("map", n, terms)
-    chunk = _chunk(n, terms, pre, pre)
+    chunk = _chunk(n, terms, pre)
     assume = [*inside, *_ranges(chunk.md_blocks[0], n), pre.free(off, end - off), z3.Or(end == n, pre.used(end))]
     return Instance(chunk, pre, pre, assume,
                     lambda p, c: p.pcpu_block_update_scan(c, SInt(off), SInt(end - off)))
 
 
-def setup_hint_free(n: z3.BitVecRef, terms: Terms) -> Instance:
+def setup_hint_free(n: z3.ArithRef, terms: Terms) -> Instance:
     """pcpu_block_update_hint_free() after pcpu_free_area() cleared a live area [bit_off, bit_off + bits)."""
     off, end, inside = _region(n, terms, "bit_off", "area_end")
     pre = AbsBitmap("map", n, terms)
     post = AbsBitmap("post", n, terms, base=pre, freed=(off, end))
-    chunk = _chunk(n, terms, pre, post)
+    chunk = _chunk(n, terms, post)
     assume = [*inside, *_ranges(chunk.md_blocks[0], n), pre.all_used(off, end - off)]
     return Instance(chunk, pre, post, assume,
                     lambda p, c: p.pcpu_block_update_hint_free(c, SInt(off), SInt(end - off)))
@@ -170,7 +183,7 @@ def holds(prop: str, md: pcpu_block_md, t: AbsTruth, w: AbsWindow) -> z3.BoolRef
     return formula(functools.partial(PROPERTIES[prop].fn, md, t, w))
 
 
-def scan_prefix(md: pcpu_block_md, t: AbsTruth, args: list[z3.BitVecRef]) -> z3.BoolRef:
+def scan_prefix(md: pcpu_block_md, t: AbsTruth, args: list[z3.ArithRef]) -> z3.BoolRef:
     """Instances of the bounded lemmas' scan_hint precondition: no stretch before the scan_hint's end beats it."""
     sh, ss = md.scan_hint.e, md.scan_hint_start.e
     return z3.Or(sh == 0, z3.And(*[z3.Implies(z3.And(p >= 0, p < ss + sh), t.bm.nu(p) - p <= sh) for p in args]))
@@ -182,7 +195,7 @@ def abstract_ffs() -> Iterator[None]:
 
     def ffs(word: Any) -> Any:
         if isinstance(word, SInt):
-            return SInt(z3.Function("ffs", z3.BitVecSort(W), z3.BitVecSort(W))(lift(word)))
+            return SInt(z3.Function("ffs", sort(), sort())(lift(word)))
         return _ffs(word)
 
     saved = impl.hints._ffs
@@ -202,17 +215,17 @@ class BlockBits(SInt):
 
     __slots__ = ()
 
-    def _uf(self, name: str, *xs: Any) -> z3.BitVecRef:
-        return z3.Function(name, *([z3.BitVecSort(W)] * (len(xs) + 1)))(*[lift(x) for x in xs])
+    def _uf(self, name: str, *xs: Any) -> z3.ArithRef:
+        return z3.Function(name, *([sort()] * (len(xs) + 1)))(*[lift(x) for x in xs])
 
     def _block0(self, x: Any) -> z3.BoolRef:
         return z3.And(lift(x) >= 0, lift(x) < self.e)
 
     def __rfloordiv__(self, x: Any) -> SInt:
-        return SInt(z3.If(self._block0(x), z3.BitVecVal(0, W), self._uf("div_n", x)))
+        return SInt(z3.If(self._block0(x), num(0), self._uf("div_n", x)))
 
     def __rmul__(self, i: Any) -> SInt:
-        return SInt(z3.If(lift(i) == 0, z3.BitVecVal(0, W), self._uf("mul_n", i)))
+        return SInt(z3.If(lift(i) == 0, num(0), self._uf("mul_n", i)))
 
     __mul__ = __rmul__
 
@@ -227,7 +240,7 @@ class BlockMask(SInt):
 
     def __rand__(self, x: Any) -> SInt:
         x_ = lift(x)
-        off = z3.Function("mod_n", z3.BitVecSort(W), z3.BitVecSort(W))(x_)
+        off = z3.Function("mod_n", sort(), sort())(x_)
         return SInt(z3.If(z3.And(x_ >= 0, x_ <= self.e), x_, off))
 
 
@@ -255,17 +268,22 @@ def prove_param(name: str, budget_s: float = 300.0, variant: Any = None, props: 
                 verbose: bool = False) -> list[Row]:
     """Judges block properties (default all) of one lemma for every block size in its range; one Row each.
 
-    The queries run one after another, each with a fair share of what is left of the budget.
+    First the assumptions alone are checked (VACUOUS if unsatisfiable), then each property is
+    one query pushed on that solver, with a fair share of what is left of the budget.
     """
-    lm = PARAM_LEMMAS[name]
     fresh_z3_context()
+    with integer_terms(), abstract_ffs():
+        return _prove(PARAM_LEMMAS[name], budget_s, variant, props or BLOCK_PROPS, verbose)
+
+
+def _prove(lm: ParamLemma, budget_s: float, variant: Any, todo: list[str], verbose: bool) -> list[Row]:
     t0 = time.perf_counter()
     budget = Budget(max(1, int(budget_s * UNITS_PER_S)))
     pcpu = percpu_for(8)
     if variant is not None:
         variant(pcpu)
     terms = Terms()
-    n = z3.BitVec("n", W)
+    n = var("n")
     inst = lm.setup(n, terms)
     pcpu.PCPU_BITMAP_BLOCK_BITS = BlockBits(n)  # type: ignore[assignment]
     current = [inst.chunk]
@@ -273,8 +291,7 @@ def prove_param(name: str, budget_s: float = 300.0, variant: Any = None, props: 
     pre_t, pre_w = AbsTruth(inst.pre, "pre"), AbsWindow(inst.pre)
     md0 = inst.chunk.md_blocks[0]
     pre_fs = [holds(p, md0, pre_t, pre_w) for p in BLOCK_PROPS]
-    read = IntReader()
-    explorer = IntSolver(read)
+    explorer = z3.SolverFor("QF_UFLIA")
     explorer.add(*inst.assume, *pre_fs, pre_t.defs)
     ends: list[tuple[z3.BoolRef, pcpu_block_md]] = []
 
@@ -289,40 +306,48 @@ def prove_param(name: str, budget_s: float = 300.0, variant: Any = None, props: 
         ends.append((z3.And(*end.conds) if end.conds else z3.BoolVal(True), end.value))
 
     complete, why = True, ""
-    with abstract_ffs():
-        try:
-            explore(explorer, run, on_path, budget=Budget(int(0.5 * budget.units), parent=budget))  # type: ignore[arg-type]
-        except (Unknown, PathLimit, NoIntForm) as e:
-            complete, why = False, str(e)
+    if budget.check(explorer) == z3.unsat:  # vacuous before any path: report it as such below
+        complete, why = False, "assumptions unsatisfiable"
+    try:
+        if complete:
+            explore(explorer, run, on_path, budget=Budget(int(0.5 * budget.units), parent=budget))
+    except (Unknown, PathLimit) as e:
+        complete, why = False, str(e)
     explored_units = budget.used
     post_t, post_w = AbsTruth(inst.post, "post"), AbsWindow(inst.post)
+    bads = {p: z3.Or(*[z3.And(pc, z3.Not(holds(p, md, post_t, post_w))) for pc, md in ends]) for p in todo}
+    for bm in (inst.post, inst.pre):  # post first: its pu is defined by pre's
+        close_under_pu(bm)
+    args = list(terms.args.values())
+    facts = [*axioms(inst.pre, args), *[pre_t.stretch_bounded(p) for p in args],
+             *[post_t.stretch_bounded(p) for p in args], scan_prefix(md0, pre_t, args)]
+    if inst.post is not inst.pre:
+        facts += axioms(inst.post, args)
+    base = [*inst.assume, *pre_fs, pre_t.defs, post_t.defs, *facts]
+
+    def check(*fs: z3.BoolRef, share: int = 1) -> z3.CheckSatResult:
+        # a fresh solver per query: pushing the properties onto one solver decided fewer rows
+        s = z3.SolverFor("QF_UFLIA")
+        s.add(*base, *fs)
+        return budget.check(s, share)
+
+    vacuity = check() if complete else z3.unsat if why == "assumptions unsatisfiable" else z3.unknown
+    bounds: dict[str, Any] = {"block_bits": lm.sizes, "blocks": 1, "paths": len(ends), "terms": len(args)}
     rows = []
-    bounds: dict[str, Any] = {"block_bits": lm.sizes, "blocks": 1, "paths": len(ends)}
-    todo = props or BLOCK_PROPS
     for k, prop in enumerate(todo):
-        bad = z3.Or(*[z3.And(pc, z3.Not(holds(prop, md, post_t, post_w))) for pc, md in ends])
-        query = [*inst.assume, *pre_fs, pre_t.defs, post_t.defs, bad]
-        for bm in (inst.post, inst.pre):  # post first: its pu is defined by pre's
-            close_under_pu(bm)
-        args = list(terms.args.values())
-        facts = [*axioms(inst.pre, args), *[pre_t.stretch_bounded(p) for p in args],
-                 *[post_t.stretch_bounded(p) for p in args], scan_prefix(md0, pre_t, args)]
-        if inst.post is not inst.pre:
-            facts += axioms(inst.post, args)
         before, tq = budget.used, time.perf_counter()
         r, note = z3.unknown, why
-        if complete:
-            try:
-                s = IntSolver(read)
-                s.add(*query, *facts)
-                r = budget.check(s, share=len(todo) - k)  # type: ignore[arg-type]
-            except NoIntForm as e:
-                note = str(e)
+        if vacuity == z3.sat:
+            r = check(bads[prop], share=len(todo) - k)
+        elif vacuity == z3.unsat:
+            note = "assumptions unsatisfiable"
+        elif not note:
+            note = "vacuity check: budget"
         if verbose:
-            print(f"  {prop}: {r} {len(args)} args, {(budget.used - before) / 1e6:.1f}M units, "
+            print(f"  {prop}: {r}, {(budget.used - before) / 1e6:.1f}M units, "
                   f"{time.perf_counter() - tq:.1f}s (exploration {explored_units / 1e6:.1f}M)", flush=True)
-        verdict = PROVED if r == z3.unsat else NOT_PROVED
-        if r != z3.unsat and not note:
+        verdict = VACUOUS if vacuity == z3.unsat else PROVED if r == z3.unsat else NOT_PROVED
+        if verdict == NOT_PROVED and not note:
             note = "budget" if r == z3.unknown else "a model of the instantiated axioms: see the bounded proofs"
         rows.append(Row(lm.name, prop, PROPERTIES[prop].kind, verdict, dict(bounds), note=note))
     dt = round(time.perf_counter() - t0, 2)
@@ -337,11 +362,34 @@ def prove_block_update(budget_s: float = 300.0, variant: Any = None, props: list
     return prove_param("block_update", budget_s, variant, props, verbose)
 
 
+def run(names: list[str], budget_s: float, props: list[str] | None = None, verbose: bool = False) -> list[str]:
+    """Proves the named lemmas for every size and prints their table; returns the rows left open.
+
+    A row the bounded proofs refute (a ledger entry, expected.EXPECTED) cannot be proved here and
+    is not open; any other row not PROVED is (budget, abstraction, or a regression of the code).
+    """
+    from properties.proofs.expected import EXPECTED
+
+    total = proved = 0
+    open_rows: list[str] = []
+    for name in names:
+        for r in prove_param(name, budget_s, props=props, verbose=verbose):
+            fid = EXPECTED.get((name, r.prop))
+            tag = f"ledger {fid}: refuted by the bounded proofs, so it cannot hold for every size" if fid else ""
+            print(f"  {r.lemma:<18} {r.prop:<31} {r.kind:<15} {r.verdict:<11} {r.seconds:6.1f}s  "
+                  f"{r.units / 1e6:6.1f}M units  {r.bounds_text()}  {tag or r.note}", flush=True)
+            total += 1
+            proved += r.verdict == PROVED
+            if r.verdict != PROVED and not fid:
+                open_rows.append(f"{name}:{r.prop}")
+    print(f"== {proved} of {total} proved for every size"
+          + (f"; not proved (budget, abstraction or a regression): {', '.join(open_rows)}" if open_rows else ""))
+    return open_rows
+
+
 def main(argv: list[str] | None = None) -> int:
     import argparse
     import sys
-
-    from properties.proofs.expected import EXPECTED
 
     ap = argparse.ArgumentParser(prog="python -m properties.proofs.parametric",
                                  description="block hint lemmas for every block size")
@@ -363,24 +411,8 @@ def main(argv: list[str] | None = None) -> int:
                "--budget must be > 0")
         print(f"parametric: {msg}", file=sys.stderr)
         return 2
-    names = args.lemma or list(PARAM_LEMMAS)
     print(f"== block hint lemmas for every block size (budget {args.budget:g} s per lemma)")
-    total = proved = 0
-    open_rows: list[str] = []
-    for name in names:
-        rows = prove_param(name, args.budget, props=args.prop or None, verbose=args.verbose)
-        for r in rows:
-            fid = EXPECTED.get((name, r.prop))
-            tag = f"ledger {fid}: refuted by the bounded proofs, so it cannot hold for every size" if fid else ""
-            print(f"  {r.lemma:<18} {r.prop:<31} {r.kind:<15} {r.verdict:<11} {r.seconds:6.1f}s  "
-                  f"{r.units / 1e6:6.1f}M units  {r.bounds_text()}  {tag or r.note}", flush=True)
-            total += 1
-            proved += r.verdict == PROVED
-            # a row the bounded proofs refute (a ledger entry) cannot be proved here; anything else is open
-            if r.verdict != PROVED and (name, r.prop) not in EXPECTED:
-                open_rows.append(f"{name}:{r.prop}")
-    print(f"== {proved} of {total} proved for every size"
-          + (f"; not proved (budget or abstraction): {', '.join(open_rows)}" if open_rows else ""))
+    run(args.lemma or list(PARAM_LEMMAS), args.budget, args.prop or None, args.verbose)
     return 0
 
 

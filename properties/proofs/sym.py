@@ -17,8 +17,9 @@ None (holds).
 
 from __future__ import annotations
 
+import contextlib
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -110,16 +111,47 @@ def _decide(cond: z3.BoolRef) -> bool:
     return _CTX[-1].decide(cond)
 
 
+# Symbolic integers are W-bit vectors (the bounded proofs need exact bit operations), or,
+# inside integer_terms(), mathematical integers: the parametric proofs only add, subtract and
+# compare positions, and Z3 decides that (QF_UFLIA) far faster than bit-blasting.  Integers are
+# the ported code's own semantics (Python ints are unbounded); bit operations then raise.
+_INTEGERS = [False]
+
+
+@contextlib.contextmanager
+def integer_terms() -> Iterator[None]:
+    """Inside this block, lift(), num(), var() and sort() build integer terms instead of W-bit ones."""
+    _INTEGERS.append(True)
+    try:
+        yield
+    finally:
+        _INTEGERS.pop()
+
+
+def num(v: int) -> z3.ExprRef:
+    return z3.IntVal(v) if _INTEGERS[-1] else z3.BitVecVal(v, W)
+
+
+def var(name: str) -> z3.ExprRef:
+    return z3.Int(name) if _INTEGERS[-1] else z3.BitVec(name, W)
+
+
+def sort() -> z3.SortRef:
+    return z3.IntSort() if _INTEGERS[-1] else z3.BitVecSort(W)
+
+
 def lift(x: Any) -> z3.BitVecRef:
-    """An int or SInt as a W-bit term."""
+    """An int or SInt as a symbolic integer term (W-bit, or an integer inside integer_terms())."""
     if isinstance(x, SInt):
         return x.e
     if isinstance(x, bool):
-        return z3.BitVecVal(int(x), W)
+        return num(int(x))  # type: ignore[return-value]
     if isinstance(x, int):
-        return z3.BitVecVal(x, W)
+        return num(x)  # type: ignore[return-value]
     if isinstance(x, z3.BitVecRef) and x.size() == W:
         return x
+    if isinstance(x, z3.ArithRef) and x.is_int():
+        return x  # type: ignore[return-value]
     raise TypeError(f"cannot lift {type(x).__name__} to a symbolic int")
 
 
@@ -305,7 +337,7 @@ class SInt:
 
 
 def sint(name: str) -> SInt:
-    return SInt(z3.BitVec(name, W))
+    return SInt(var(name))
 
 
 # ---------------------------------------------------------------- exploring
