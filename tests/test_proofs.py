@@ -202,6 +202,8 @@ PARAM_CASES = [  # (lemma, a property its mutant (mutants.FOR_LEMMA) breaks, tie
     pytest.param("block_update", "inv_block_left_free", marks=pytest.mark.stateful),
     pytest.param("block_update_scan", "inv_block_contig_hint", marks=pytest.mark.stateful),
     pytest.param("block_hint_free", "inv_block_contig_hint", marks=pytest.mark.stateful),
+    pytest.param("block_refresh_hint", "inv_block_contig_hint", marks=pytest.mark.deep),
+    pytest.param("block_hint_alloc", "inv_block_left_free", marks=pytest.mark.deep),
 ]
 
 
@@ -210,10 +212,10 @@ def test_parametric_proof_holds_on_the_port_and_fails_on_a_mutant(name: str, pro
     """The port keeps ``prop`` for every block size; the lemma's one-line mutant is not proved."""
     from properties.proofs.parametric import NOT_PROVED, PARAM_LEMMAS, PROVED, prove_param
 
-    faithful = prove_param(name, 120, props=[prop])
+    faithful = prove_param(name, 300, props=[prop])
     assert [r.verdict for r in faithful] == [PROVED]
     assert faithful[0].bounds["block_bits"] == PARAM_LEMMAS[name].sizes
-    mutated = prove_param(name, 120, variant=ALL[FOR_LEMMA[name]].apply, props=[prop])
+    mutated = prove_param(name, 300, variant=ALL[FOR_LEMMA[name]].apply, props=[prop])
     assert [r.verdict for r in mutated] == [NOT_PROVED] and "model" in mutated[0].note
 
 

@@ -28,18 +28,18 @@ from typing import Any
 
 import z3
 
-from properties.proofs.sym import LowMask, SBool, SInt, lift, sort, var
+from properties.proofs.sym import LowMask, SBool, SInt, define, lift, sort, var
 
 
 class Terms:
     """The arguments the query applies the functions to: the instantiation set of the axioms."""
 
     def __init__(self) -> None:
-        self.args: dict[str, z3.ArithRef] = {}
+        self.args: dict[int, z3.ArithRef] = {}  # by AST id (Z3 shares equal terms; the dict keeps them alive)
 
     def add(self, p: z3.ArithRef) -> z3.ArithRef:
         p = z3.simplify(p)
-        self.args.setdefault(p.sexpr(), p)
+        self.args.setdefault(p.get_id(), p)
         return p
 
 
@@ -67,16 +67,17 @@ class AbsBits:
         return bool(SBool(self.bm.nu(self.shift) < self._end()))
 
     def bit_length(self) -> SInt:
-        return SInt(self.bm.pu(self._end()) - lift(self.shift) + 1)
+        return SInt(define(self.bm.pu(self._end()) - lift(self.shift) + 1, f"{self.bm.name}.last_bit"))
 
 
 class AbsBitmap:
-    """A bitmap of size n; ``base`` is None for a free-standing one, else it is ``base`` with [s, e) freed."""
+    """A bitmap of size n; ``base`` is None for a free-standing one, else it is ``base`` with
+    [s, e) = ``changed`` cleared (``op`` "free") or set (``op`` "alloc")."""
 
-    def __init__(self, name: str, n: z3.ArithRef, terms: Terms,
-                 base: AbsBitmap | None = None, freed: tuple[z3.ArithRef, z3.ArithRef] | None = None) -> None:
-        self.name, self.n, self.terms, self.base, self.freed = name, n, terms, base, freed
-        self.pu_args: dict[str, z3.ArithRef] = {}  # where pu was applied: its facts are instantiated there
+    def __init__(self, name: str, n: z3.ArithRef, terms: Terms, base: AbsBitmap | None = None,
+                 changed: tuple[z3.ArithRef, z3.ArithRef] | None = None, op: str = "free") -> None:
+        self.name, self.n, self.terms, self.base, self.changed, self.op = name, n, terms, base, changed, op
+        self.pu_args: dict[int, z3.ArithRef] = {}  # where pu was applied: its facts are instantiated there
         if base is None:
             self.fnu = z3.Function(f"{name}.nu", sort(), sort())
             self.fnf = z3.Function(f"{name}.nf", sort(), sort())
@@ -86,26 +87,33 @@ class AbsBitmap:
         q = self.terms.add(lift(p))
         if self.base is None:
             return self.fnu(q)
-        s, e = self.freed  # type: ignore[misc]
-        before, after_run = self.base.nu(q), self.base.nu(e)
-        return z3.If(q < s, z3.If(before < s, before, after_run), z3.If(q < e, after_run, before))
+        return self._near(q, self.base.nu, self.op == "free")
 
     def nf(self, p: Any) -> z3.ArithRef:
         q = self.terms.add(lift(p))
         if self.base is None:
             return self.fnf(q)
-        s, e = self.freed  # type: ignore[misc]
-        before = self.base.nf(q)
-        return z3.If(q < s, z3.If(before < s, before, s), z3.If(q < e, q, before))
+        return self._near(q, self.base.nf, self.op == "alloc")
+
+    def _near(self, q: z3.ArithRef, before: Any, cleared: bool) -> z3.ArithRef:
+        """The next bit of one kind at or after q; ``cleared``: [s, e) holds none of that kind now, else all."""
+        s, e = self.changed  # type: ignore[misc]
+        b = before(q)
+        if cleared:
+            after = before(e)
+            return z3.If(q < s, z3.If(b < s, b, after), z3.If(q < e, after, b))
+        return z3.If(q < s, z3.If(b < s, b, s), z3.If(q < e, q, b))
 
     def pu(self, p: Any) -> z3.ArithRef:
         q = self.terms.add(lift(p))
-        self.pu_args.setdefault(q.sexpr(), q)
+        self.pu_args.setdefault(q.get_id(), q)
         if self.base is None:
             return self.fpu(q)
-        s, e = self.freed  # type: ignore[misc]
-        before, below_run = self.base.pu(q), self.base.pu(s)
-        return z3.If(q <= s, before, z3.If(before >= e, before, below_run))
+        s, e = self.changed  # type: ignore[misc]
+        b = self.base.pu(q)
+        if self.op == "free":
+            return z3.If(q <= s, b, z3.If(b >= e, b, self.base.pu(s)))
+        return z3.If(q <= s, b, z3.If(q <= e, q - 1, z3.If(b >= e, b, e - 1)))
 
     def used(self, i: Any) -> z3.BoolRef:
         i = lift(i)
@@ -124,19 +132,20 @@ class AbsBitmap:
     def bits(self) -> AbsBits:
         return AbsBits(self)
 
+    # search results are defined variables (sym.define): a loop feeds them into the next search
     def find_next_bit(self, size: Any, offset: Any) -> SInt:
         sz, off = lift(size), lift(offset)
         nxt = self.nu(off)
-        return SInt(z3.If(off >= sz, sz, z3.If(nxt < sz, nxt, sz)))
+        return SInt(define(z3.If(off >= sz, sz, z3.If(nxt < sz, nxt, sz)), f"{self.name}.next_bit"))
 
     def find_next_zero_bit(self, size: Any, offset: Any) -> SInt:
         sz, off = lift(size), lift(offset)
         nxt = self.nf(off)
-        return SInt(z3.If(off >= sz, sz, z3.If(nxt < sz, nxt, sz)))
+        return SInt(define(z3.If(off >= sz, sz, z3.If(nxt < sz, nxt, sz)), f"{self.name}.next_zero"))
 
     def find_last_bit(self, size: Any) -> SInt:
         last = self.pu(size)
-        return SInt(z3.If(last < 0, lift(size), last))
+        return SInt(define(z3.If(last < 0, lift(size), last), f"{self.name}.last_bit"))
 
 
 class AbsWindow:
@@ -181,6 +190,14 @@ class AbsTruth:
         return z3.Implies(z3.And(p >= 0, p <= self.bm.n), self.bm.nu(p) - p <= self.largest.e)
 
 
+def runs_at_most(bm: AbsBitmap, runs: int) -> z3.BoolRef:
+    """The bitmap has at most ``runs`` maximal free runs: the (runs + 1)-th run would start at n."""
+    start = bm.nf(0)
+    for _ in range(runs):
+        start = bm.nf(bm.nu(start))
+    return start == bm.n
+
+
 def close_under_pu(bm: AbsBitmap) -> None:
     """Adds pu(p) and pu(p) + 1 for every p pu was applied to (the points its facts talk about) to the terms."""
     for p in list(bm.pu_args.values()):
@@ -189,18 +206,24 @@ def close_under_pu(bm: AbsBitmap) -> None:
         bm.terms.add(last + 1)
 
 
-def axioms(bm: AbsBitmap, args: list[z3.ArithRef]) -> list[z3.BoolRef]:
-    """Instances, over ``args``, of facts every bitmap of size n satisfies (a freed bitmap is one too)."""
+def axioms(bm: AbsBitmap, args: list[z3.ArithRef], known: list[z3.ArithRef] | None = None,
+           with_pu: bool = True) -> list[z3.BoolRef]:
+    """Instances of facts every bitmap of size n satisfies (a derived bitmap is one too).
+
+    Over ``args``, and over the pairs of ``args + known`` with at least one side in ``args``
+    (``known``: terms whose own instances were given before, for incremental instantiation).
+    """
     n = bm.n
     args = [z3.simplify(a) for a in args]
-    nu_t = {a.sexpr(): bm.nu(a) for a in args}
-    nf_t = {a.sexpr(): bm.nf(a) for a in args}
+    old = [z3.simplify(a) for a in known or []]
+    nu_t = {a.get_id(): bm.nu(a) for a in args + old}
+    nf_t = {a.get_id(): bm.nf(a) for a in args + old}
 
     def nu(a: z3.ArithRef) -> z3.ArithRef:
-        return nu_t[a.sexpr()]
+        return nu_t[a.get_id()]
 
     def nf(a: z3.ArithRef) -> z3.ArithRef:
-        return nf_t[a.sexpr()]
+        return nf_t[a.get_id()]
 
     out: list[z3.BoolRef] = []
     for p in args:
@@ -209,14 +232,67 @@ def axioms(bm: AbsBitmap, args: list[z3.ArithRef]) -> list[z3.BoolRef]:
         # bit p is used or free, never both; at n both searches stop
         out.append(z3.Implies(z3.And(p >= 0, p < n), z3.Xor(nu(p) == p, nf(p) == p)))
         out.append(z3.Implies(p == n, z3.And(nu(p) == n, nf(p) == n)))
-    for p in list(bm.pu_args.values()):
+    for p in list(bm.pu_args.values()) if with_pu else []:
         # pu(p): -1, or a used bit below p with nothing used between it and p
         last = bm.pu(p)
         out.append(z3.Implies(z3.And(p >= 0, p <= n), z3.And(
             last >= -1, last < p, bm.nu(last + 1) >= p, z3.Or(last == -1, bm.nu(last) == last))))
-    for p, q in itertools.permutations(args, 2):
+    pairs = itertools.chain(itertools.permutations(args, 2), itertools.product(args, old), itertools.product(old, args))
+    for p, q in pairs:
         le = z3.And(p >= 0, p <= q, q <= n)
         out.append(z3.Implies(le, z3.And(nu(p) <= nu(q), nf(p) <= nf(q))))  # monotone
         out.append(z3.Implies(z3.And(le, q <= nu(p)), nu(q) == nu(p)))  # constant on a free stretch
         out.append(z3.Implies(z3.And(le, q <= nf(p)), nf(q) == nf(p)))  # constant on a used stretch
     return out
+
+
+class FactSolver:
+    """A solver that, before each check, adds the axioms' instances over the terms created since.
+
+    Path exploration needs them to prune: without them a loop over free runs looks unbounded.
+    Instances added inside a push() leave with its pop(), and are given again when needed.
+    """
+
+    def __init__(self, bitmaps: list[AbsBitmap], terms: Terms) -> None:
+        self.s = z3.SolverFor("QF_UFLIA")
+        self.bitmaps, self.terms = bitmaps, terms
+        self.synced: dict[int, z3.ArithRef] = {}
+        self.levels: list[list[int]] = [[]]
+
+    def _sync(self) -> None:
+        new = {k: t for k, t in self.terms.args.items() if k not in self.synced}
+        if not new:
+            return
+        known = list(self.synced.values())
+        for bm in self.bitmaps:
+            self.s.add(*axioms(bm, list(new.values()), known, with_pu=False))
+        self.synced.update(new)
+        self.levels[-1].extend(new)
+
+    def add(self, *fs: z3.BoolRef) -> None:
+        self.s.add(*fs)
+
+    def push(self) -> None:
+        self.s.push()
+        self.levels.append([])
+
+    def pop(self) -> None:
+        self.s.pop()
+        for k in self.levels.pop():
+            del self.synced[k]
+
+    def set(self, *args: Any) -> None:
+        self.s.set(*args)
+
+    def check(self) -> z3.CheckSatResult:
+        # most infeasible branches are infeasible without the new instances: try without first
+        if any(k not in self.synced for k in self.terms.args) and self.s.check() == z3.unsat:
+            return z3.unsat
+        self._sync()
+        return self.s.check()
+
+    def statistics(self) -> z3.Statistics:
+        return self.s.statistics()
+
+    def model(self) -> z3.ModelRef:
+        return self.s.model()

@@ -140,6 +140,21 @@ def sort() -> z3.SortRef:
     return z3.IntSort() if _INTEGERS[-1] else z3.BitVecSort(W)
 
 
+def define(term: z3.ExprRef, prefix: str) -> z3.ExprRef:
+    """Inside an exploration, a fresh variable constrained (Run.add) to equal ``term``; else ``term``.
+
+    Values the code feeds back into further searches (a loop over free runs) then stay small
+    variables instead of ever deeper If-terms.  The name is unique along a path and the same
+    on every re-execution of it.
+    """
+    if not _CTX or not isinstance(_CTX[-1], Run):
+        return term
+    run = _CTX[-1]
+    v = z3.Const(f"{prefix}.{len(run.conds)}", term.sort())
+    run.add(v == term)
+    return v
+
+
 def lift(x: Any) -> z3.BitVecRef:
     """An int or SInt as a symbolic integer term (W-bit, or an integer inside integer_terms())."""
     if isinstance(x, SInt):
