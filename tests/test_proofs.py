@@ -202,6 +202,7 @@ PARAM_CASES = [  # (lemma, a property its mutant (mutants.FOR_LEMMA) breaks, tie
     pytest.param("block_update", "inv_block_left_free", marks=pytest.mark.stateful),
     pytest.param("block_update_scan", "inv_block_contig_hint", marks=pytest.mark.stateful),
     pytest.param("block_hint_free", "inv_block_contig_hint", marks=pytest.mark.stateful),
+    pytest.param("block_find_fit", "fit_start_leads_to_fit", marks=pytest.mark.stateful),
     pytest.param("block_refresh_hint", "inv_block_contig_hint", marks=pytest.mark.deep),
     pytest.param("block_hint_alloc", "inv_block_left_free", marks=pytest.mark.deep),
 ]

@@ -148,7 +148,7 @@ def proofs_step(block_bits: int = 8, budget_s: float = 20.0) -> bool:
 
 # the every-size lemmas make verify runs (about 70 s); block_hint_alloc (about 2 min) is left to
 # make proofs-all-sizes
-ALL_SIZES_LEMMAS = ["block_update", "block_update_scan", "block_hint_free", "block_refresh_hint"]
+ALL_SIZES_LEMMAS = ["block_update", "block_update_scan", "block_hint_free", "block_refresh_hint", "block_find_fit"]
 
 
 def all_sizes_step(budget_s: float = 300.0) -> bool:

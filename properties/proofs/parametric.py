@@ -25,8 +25,8 @@ Abstractions, each an over-approximation (a proof with it is a proof without):
   uninterpreted function: the properties hold whichever start wins the tie;
 - PCPU_BITMAP_BLOCK_BITS is a :class:`BlockBits`: ``x & (n - 1)``, ``x // n``
   and ``i * n`` (pcpu_off_to_block_off / _index, pcpu_index_alloc_map) have
-  their true values x, 0 and 0 for 0 <= x < n and i == 0 (one block), and
-  are left uninterpreted elsewhere.  ``x & (n - 1) == x`` needs n to be a
+  their true values for 0 <= x < 2 n and i in {0, 1} (a block and the one
+  after it, where a search ends), and are left uninterpreted elsewhere.  ``x & (n - 1) == x`` needs n to be a
   power of two, as PCPU_BITMAP_BLOCK_BITS always is, so lemmas whose code
   uses it are claimed for power-of-two sizes only (their bounds say so).
 
@@ -56,6 +56,7 @@ from typing import Any
 import z3
 
 import impl.hints
+import impl.search
 from impl.bitmap import _ffs
 from impl.internal import pcpu_block_md, pcpu_chunk
 from impl.percpu import Percpu
@@ -70,7 +71,7 @@ from properties.proofs.absbitmap import (
     close_under_pu,
     runs_at_most,
 )
-from properties.proofs.lemmas import BLOCK_PROPS, REFRESH_POST, md_fields, percpu_for
+from properties.proofs.lemmas import BLOCK_PROPS, CHUNK_PROPS, FIT_PROPS, REFRESH_POST, md_fields, percpu_for
 from properties.proofs.prove import PROVED, UNITS_PER_S, VACUOUS, Row, fresh_z3_context
 from properties.proofs.sym import (
     Budget,
@@ -79,15 +80,17 @@ from properties.proofs.sym import (
     Run,
     SInt,
     Unknown,
+    define,
     explore,
     formula,
     integer_terms,
     lift,
     num,
+    side_fact,
     sort,
     var,
 )
-from properties.registry import PROPERTIES
+from properties.registry import OUTCOME, PROPERTIES
 
 N_MAX = 1 << 20  # every block size up to 2**20 bits (kernel blocks are at most 16384)
 NOT_PROVED = "NOT PROVED"
@@ -103,7 +106,10 @@ class Instance:
     pre: AbsBitmap
     post: AbsBitmap
     assume: list[z3.BoolRef]
-    call: Callable[[Percpu, pcpu_chunk], None]
+    call: Callable[[Percpu, pcpu_chunk], Any]
+    # lemma-local post-conditions on the call's return value (the fit lemma), by property name
+    judge: Callable[[str, Any], z3.BoolRef] | None = None
+    chunk_pre: bool = False  # chunk_md is symbolic and assumed sound (the fit search reads it)
 
 
 @dataclass(frozen=True)
@@ -202,6 +208,33 @@ def setup_hint_alloc(n: z3.ArithRef, terms: Terms) -> Instance:
                     lambda p, c: p.pcpu_block_update_hint_alloc(c, SInt(off), SInt(end - off)))
 
 
+def setup_find_block_fit(n: z3.ArithRef, terms: Terms) -> Instance:
+    """pcpu_find_block_fit(pop_only=False) for alloc_bits at an alignment of align bits, on one block."""
+    k, a = var("alloc_bits"), var("align")
+    terms.add(k)
+    pre = AbsBitmap("map", n, terms)
+    chunk = _chunk(n, terms, pre)
+    chunk.chunk_md = md_fields("chunk", 0)
+    chunk.chunk_md.nr_bits = SInt(n)
+    md, cmd = chunk.md_blocks[0], chunk.chunk_md
+    assume = [n >= 1, n <= N_MAX, k >= 1, k <= n, a >= 1, a <= n, *_ranges(md, n), *_ranges(cmd, n)]
+    t = AbsTruth(pre, "fit")  # the pre-state's truth (the search changes no bitmap)
+    assume.append(t.defs)
+
+    def judge(prop: str, ret: Any) -> z3.BoolRef:
+        r = lift(ret)
+        if prop == "fit_found_if_one_exists":
+            # a run of alloc_bits + align - 1 bits holds an aligned fit wherever it starts
+            return z3.Implies(t.largest.e >= k + a - 1, r != -1)
+        # fit_start_leads_to_fit: some aligned start in [r, n - k] has alloc_bits free bits; the
+        # candidates are the aligned values the search computed (a proof needs only one of them)
+        fits = [z3.And(aligned(c, a), r <= c, pre.free(c, k)) for c in ALIGNED.values()]
+        return z3.Implies(r >= 0, z3.Or(*fits)) if fits else r < 0
+
+    return Instance(chunk, pre, pre, assume, lambda p, c: p.pcpu_find_block_fit(c, SInt(k), SInt(a), False),
+                    judge=judge, chunk_pre=True)
+
+
 PARAM_LEMMAS: dict[str, ParamLemma] = {
     lm.name: lm
     for lm in (
@@ -212,6 +245,8 @@ PARAM_LEMMAS: dict[str, ParamLemma] = {
                    post=tuple(REFRESH_POST), runs_bound=True),
         ParamLemma("block_hint_alloc", "pcpu_block_update_hint_alloc", setup_hint_alloc, POW2_SIZES,
                    runs_bound=True),
+        ParamLemma("block_find_fit", "pcpu_find_block_fit", setup_find_block_fit, POW2_SIZES,
+                   post=tuple(FIT_PROPS)),
     )
 }
 
@@ -227,20 +262,43 @@ def scan_prefix(md: pcpu_block_md, t: AbsTruth, args: list[z3.ArithRef]) -> z3.B
 
 
 @contextlib.contextmanager
-def abstract_ffs() -> Iterator[None]:
-    """While proving, the port's ``_ffs`` on a symbolic word is an uninterpreted function (see the module doc)."""
+def abstract_primitives() -> Iterator[None]:
+    """While proving, ``_ffs`` and ``ALIGN`` on symbolic values are uninterpreted (see the module doc).
+
+    ALIGN(x, a) is a named value r with x <= r <= x + a - 1 and aligned(r, a), facts of the
+    real ALIGN for every power-of-two a, added to the path (sym.side_fact).
+    """
 
     def ffs(word: Any) -> Any:
         if isinstance(word, SInt):
             return SInt(z3.Function("ffs", sort(), sort())(lift(word)))
         return _ffs(word)
 
-    saved = impl.hints._ffs
+    def align(x: Any, a: Any) -> Any:
+        if not isinstance(x, SInt) and not isinstance(a, SInt):
+            return saved_align(x, a)
+        xe, ae = lift(x), lift(a)
+        r = define(z3.Function("ALIGN", sort(), sort(), sort())(xe, ae), "align")
+        ALIGNED.setdefault(r.get_id(), r)
+        side_fact(z3.Implies(ae >= 1, z3.And(xe <= r, r <= xe + ae - 1, aligned(r, ae))))
+        return SInt(r)
+
+    saved_ffs, saved_align = impl.hints._ffs, impl.hints.ALIGN
     impl.hints._ffs = ffs  # type: ignore[assignment]
+    impl.hints.ALIGN = impl.search.ALIGN = align
     try:
         yield
     finally:
-        impl.hints._ffs = saved
+        impl.hints._ffs = saved_ffs
+        impl.hints.ALIGN = impl.search.ALIGN = saved_align
+
+
+ALIGNED: dict[int, z3.ArithRef] = {}  # every ALIGN result of the current proof (the fit lemma's candidates)
+
+
+def aligned(r: Any, a: Any) -> z3.BoolRef:
+    """r is a multiple of a (uninterpreted: only ALIGN's results are known to be)."""
+    return z3.Function("aligned", sort(), sort(), z3.BoolSort())(lift(r), lift(a))
 
 
 class BlockBits(SInt):
@@ -255,14 +313,14 @@ class BlockBits(SInt):
     def _uf(self, name: str, *xs: Any) -> z3.ArithRef:
         return z3.Function(name, *([sort()] * (len(xs) + 1)))(*[lift(x) for x in xs])
 
-    def _block0(self, x: Any) -> z3.BoolRef:
-        return z3.And(lift(x) >= 0, lift(x) < self.e)
+    def _block(self, x: Any, i: int) -> z3.BoolRef:
+        return z3.And(lift(x) >= i * self.e, lift(x) < (i + 1) * self.e)
 
     def __rfloordiv__(self, x: Any) -> SInt:
-        return SInt(z3.If(self._block0(x), num(0), self._uf("div_n", x)))
+        return SInt(z3.If(self._block(x, 0), num(0), z3.If(self._block(x, 1), num(1), self._uf("div_n", x))))
 
     def __rmul__(self, i: Any) -> SInt:
-        return SInt(z3.If(lift(i) == 0, num(0), self._uf("mul_n", i)))
+        return SInt(z3.If(lift(i) == 0, num(0), z3.If(lift(i) == 1, self.e, self._uf("mul_n", i))))
 
     __mul__ = __rmul__
 
@@ -276,9 +334,9 @@ class BlockMask(SInt):
     __slots__ = ()
 
     def __rand__(self, x: Any) -> SInt:
-        x_ = lift(x)
+        x_, n = lift(x), self.e + 1
         off = z3.Function("mod_n", sort(), sort())(x_)
-        return SInt(z3.If(z3.And(x_ >= 0, x_ <= self.e), x_, off))
+        return SInt(z3.If(z3.And(x_ >= 0, x_ < n), x_, z3.If(z3.And(x_ >= n, x_ < 2 * n), x_ - n, off)))
 
 
 def block_scope(pcpu: Percpu, current: list[pcpu_chunk]) -> None:
@@ -309,7 +367,8 @@ def prove_param(name: str, budget_s: float = 300.0, variant: Any = None, props: 
     one query (two passes: a fair share of what is left, then the remainder for the undecided).
     """
     fresh_z3_context()
-    with integer_terms(), abstract_ffs():
+    ALIGNED.clear()
+    with integer_terms(), abstract_primitives():
         lm = PARAM_LEMMAS[name]
         return _prove(lm, budget_s, variant, [p for p in (props or lm.post) if p in lm.post], verbose, runs)
 
@@ -324,23 +383,29 @@ def _prove(lm: ParamLemma, budget_s: float, variant: Any, todo: list[str], verbo
     n = var("n")
     inst = lm.setup(n, terms)
     pcpu.PCPU_BITMAP_BLOCK_BITS = BlockBits(n)  # type: ignore[assignment]
+    # the chunk geometry helpers of percpu-internal.h, for a one-block chunk of n bits
+    pcpu.pcpu_chunk_map_bits = lambda chunk: SInt(n)  # type: ignore[method-assign,assignment,return-value]
+    pcpu.pcpu_chunk_nr_blocks = lambda chunk: 1  # type: ignore[method-assign]
     current = [inst.chunk]
     block_scope(pcpu, current)
     pre_t, pre_w = AbsTruth(inst.pre, "pre"), AbsWindow(inst.pre)
+    pre_w.block_bits = pcpu.PCPU_BITMAP_BLOCK_BITS  # type: ignore[assignment]
     md0 = inst.chunk.md_blocks[0]
     pre_fs = [holds(p, md0, pre_t, pre_w) for p in BLOCK_PROPS]
+    if inst.chunk_pre:  # one block: the chunk's bitmap is the block's
+        pre_fs += [holds(p, inst.chunk.chunk_md, pre_t, pre_w) for p in CHUNK_PROPS]
     if lm.runs_bound:
         inst.assume.append(runs_at_most(inst.post, runs))
     # a loop over free runs needs the bitmap facts to be seen to end (the derived bitmap's follow
     # from the base's); elsewhere they only slow the path checks down (block_hint_free: 125 s, not 38 s)
     explorer: Any = FactSolver([inst.pre], terms) if lm.runs_bound else z3.SolverFor("QF_UFLIA")
     explorer.add(*inst.assume, *pre_fs, pre_t.defs)
-    ends: list[tuple[z3.BoolRef, pcpu_block_md]] = []
+    ends: list[tuple[z3.BoolRef, tuple[pcpu_block_md, Any]]] = []
 
-    def run() -> pcpu_block_md:
+    def run() -> tuple[pcpu_block_md, Any]:
         current[0] = _twin(inst.chunk)
-        inst.call(pcpu, current[0])
-        return current[0].md_blocks[0]
+        ret = inst.call(pcpu, current[0])
+        return current[0].md_blocks[0], ret
 
     def on_path(end: PathEnd, run_: Run) -> None:
         if end.error is not None:
@@ -357,12 +422,17 @@ def _prove(lm: ParamLemma, budget_s: float, variant: Any, todo: list[str], verbo
         complete, why = False, str(e)
     explored_units = budget.used
     post_t, post_w = AbsTruth(inst.post, "post"), AbsWindow(inst.post)
-    bads = {p: z3.Or(*[z3.And(pc, z3.Not(holds(p, md, post_t, post_w))) for pc, md in ends]) for p in todo}
+    def post_holds(p: str, md: pcpu_block_md, ret: Any) -> z3.BoolRef:
+        return inst.judge(p, ret) if inst.judge is not None else holds(p, md, post_t, post_w)
+
+    bads = {p: z3.Or(*[z3.And(pc, z3.Not(post_holds(p, md, ret))) for pc, (md, ret) in ends]) for p in todo}
     for bm in (inst.post, inst.pre):  # post first: its pu is defined by pre's
         close_under_pu(bm)
     args = list(terms.args.values())
     facts = [*axioms(inst.pre, args), *[pre_t.stretch_bounded(p) for p in args],
              *[post_t.stretch_bounded(p) for p in args], scan_prefix(md0, pre_t, args)]
+    if inst.chunk_pre:
+        facts.append(scan_prefix(inst.chunk.chunk_md, pre_t, args))
     if inst.post is not inst.pre:
         facts += axioms(inst.post, args)
     base = [*inst.assume, *pre_fs, pre_t.defs, post_t.defs, *facts]
@@ -399,7 +469,8 @@ def _prove(lm: ParamLemma, budget_s: float, variant: Any, todo: list[str], verbo
         verdict = VACUOUS if vacuity == z3.unsat else PROVED if r == z3.unsat else NOT_PROVED
         if verdict == NOT_PROVED and not note:
             note = "budget" if r == z3.unknown else "a model of the instantiated axioms: see the bounded proofs"
-        rows.append(Row(lm.name, prop, PROPERTIES[prop].kind, verdict, dict(bounds), note=note))
+        kind = PROPERTIES[prop].kind if prop in PROPERTIES else OUTCOME
+        rows.append(Row(lm.name, prop, kind, verdict, dict(bounds), note=note))
     dt = round(time.perf_counter() - t0, 2)
     for row in rows:
         row.seconds, row.units = dt, budget.used
@@ -412,7 +483,8 @@ def prove_block_update(budget_s: float = 300.0, variant: Any = None, props: list
     return prove_param("block_update", budget_s, variant, props, verbose)
 
 
-def run(names: list[str], budget_s: float, props: list[str] | None = None, verbose: bool = False) -> list[str]:
+def run(names: list[str], budget_s: float, props: list[str] | None = None, verbose: bool = False,
+        runs: int = 1) -> list[str]:
     """Proves the named lemmas for every size and prints their table; returns the rows left open.
 
     A row the bounded proofs refute (a ledger entry, expected.EXPECTED) cannot be proved here and
@@ -423,7 +495,7 @@ def run(names: list[str], budget_s: float, props: list[str] | None = None, verbo
     total = proved = 0
     open_rows: list[str] = []
     for name in names:
-        for r in prove_param(name, budget_s, props=props, verbose=verbose):
+        for r in prove_param(name, budget_s, props=props, verbose=verbose, runs=runs):
             fid = EXPECTED.get((name, r.prop))
             tag = f"ledger {fid}: refuted by the bounded proofs, so it cannot hold for every size" if fid else ""
             print(f"  {r.lemma:<18} {r.prop:<31} {r.kind:<15} {r.verdict:<11} {r.seconds:6.1f}s  "
@@ -448,21 +520,23 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--budget", type=float, default=300.0,
                     help="seconds (as Z3 units, prove.UNITS_PER_S) per lemma")
     ap.add_argument("--prop", action="append", default=[], help="a block property (repeatable); default all")
+    ap.add_argument("--runs", type=int, default=1,
+                    help="free runs per block, for the lemmas that loop over them (default 1)")
     ap.add_argument("--verbose", action="store_true", help="one line per solver query")
     try:
         args = ap.parse_args(argv)
     except SystemExit as e:
         return 2 if e.code else 0
-    bad_prop = [p for p in args.prop if p not in BLOCK_PROPS]
+    bad_prop = [p for p in args.prop if p not in BLOCK_PROPS + FIT_PROPS]
     bad_lemma = [m for m in args.lemma if m not in PARAM_LEMMAS]
-    if bad_prop or bad_lemma or args.budget <= 0:
+    if bad_prop or bad_lemma or args.budget <= 0 or args.runs < 1:
         msg = (f"unknown block property {bad_prop[0]!r}" if bad_prop else
                f"unknown lemma {bad_lemma[0]!r} (have {', '.join(PARAM_LEMMAS)})" if bad_lemma else
-               "--budget must be > 0")
+               "--budget must be > 0 and --runs >= 1")
         print(f"parametric: {msg}", file=sys.stderr)
         return 2
     print(f"== block hint lemmas for every block size (budget {args.budget:g} s per lemma)")
-    run(args.lemma or list(PARAM_LEMMAS), args.budget, args.prop or None, args.verbose)
+    run(args.lemma or list(PARAM_LEMMAS), args.budget, args.prop or None, args.verbose, args.runs)
     return 0
 
 

@@ -155,6 +155,12 @@ def define(term: z3.ExprRef, prefix: str) -> z3.ExprRef:
     return v
 
 
+def side_fact(c: z3.BoolRef) -> None:
+    """Inside an exploration, adds ``c`` (a fact of the real values) to the path; else nothing."""
+    if _CTX and isinstance(_CTX[-1], Run):
+        _CTX[-1].add(c)
+
+
 def lift(x: Any) -> z3.BitVecRef:
     """An int or SInt as a symbolic integer term (W-bit, or an integer inside integer_terms())."""
     if isinstance(x, SInt):
