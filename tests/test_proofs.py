@@ -244,6 +244,6 @@ def test_parametric_cli_bad_input_exit_2(capsys: pytest.CaptureFixture[str]) -> 
 
     assert main(["--prop", "inv_no_such"]) == 2
     assert main(["--budget", "0"]) == 2
-    assert main(["--lemma", "chunk_hint_free"]) == 2
+    assert main(["--lemma", "no_such_lemma"]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 3 and "unknown block property" in err and "unknown lemma" in err

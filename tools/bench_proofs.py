@@ -24,7 +24,7 @@ import sys
 
 from properties.proofs.expected import EXPECTED
 from properties.proofs.lemmas import LEMMAS
-from properties.proofs.parametric import PARAM_LEMMAS, prove_param
+from properties.proofs.parametric import DEFAULT_LEMMAS, prove_param
 from properties.proofs.prove import PROVED, REFUTED, UNITS_PER_S, prove
 
 CALIBRATION = (("block_update", 32), ("block_update_scan", 32), ("block_find_fit", 16), ("block_refresh_hint", 16),
@@ -73,7 +73,7 @@ def main(argv: list[str] | None = None) -> int:
             if not ok:
                 break
             best[name] = f"{nb}x{bb} bits"
-        if name in PARAM_LEMMAS and not args.bounded_only:
+        if name in DEFAULT_LEMMAS and not args.bounded_only:
             rows = prove_param(name, args.budget)
             ok = all(r.verdict == PROVED for r in rows if (name, r.prop) not in EXPECTED)
             print(f"{name:<20} block_bits={rows[0].bounds['block_bits']}  {rows[0].seconds:7.1f} s  "

@@ -148,6 +148,27 @@ class AbsBitmap:
         return SInt(define(z3.If(last < 0, lift(size), last), f"{self.name}.last_bit"))
 
 
+class AbsView(AbsBitmap):
+    """Block i of a chunk's bitmap, for its block truth: positions relative to ``lo``, size n."""
+
+    def __init__(self, bm: AbsBitmap, lo: z3.ArithRef, n: z3.ArithRef) -> None:
+        self.bm, self.lo, self.n, self.terms, self.name = bm, lo, n, bm.terms, f"{bm.name}.view"
+
+    def _clip(self, r: z3.ArithRef) -> z3.ArithRef:
+        hi = self.lo + self.n
+        return z3.If(r < hi, r, hi) - self.lo
+
+    def nu(self, p: Any) -> z3.ArithRef:
+        return self._clip(self.bm.nu(self.lo + lift(p)))
+
+    def nf(self, p: Any) -> z3.ArithRef:
+        return self._clip(self.bm.nf(self.lo + lift(p)))
+
+    def pu(self, p: Any) -> z3.ArithRef:
+        r = self.bm.pu(self.lo + lift(p))
+        return z3.If(r >= self.lo, r - self.lo, -1)
+
+
 class AbsWindow:
     """The Window the property functions ask (free, maximal), on an AbsBitmap."""
 

@@ -1,0 +1,248 @@
+"""The parametric (every block size) lemmas: which ported function runs on which abstract state.
+
+The counterparts of lemmas.py's setups for parametric.py: the bitmap is an
+AbsBitmap of symbolic size, the block size n is symbolic, and the caller's
+bitmap change is an AbsBitmap derived from the one before.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import z3
+
+from impl.internal import pcpu_block_md, pcpu_chunk
+from impl.percpu import Percpu
+from properties.proofs.absbitmap import AbsBitmap, AbsTruth, Terms
+from properties.proofs.abstractions import ALIGNED, aligned
+from properties.proofs.lemmas import (
+    BLOCK_PROPS,
+    CHUNK_PROPS,
+    FIT_PROPS,
+    REFRESH_POST,
+    _after_alloc_area,
+    _after_free_area,
+    md_fields,
+)
+from properties.proofs.sym import SInt, lift, num, var
+
+N_MAX = 1 << 20  # every block size up to 2**20 bits (kernel blocks are at most 16384)
+NOT_PROVED = "NOT PROVED"
+ALL_SIZES = f"1..{N_MAX}"
+POW2_SIZES = f"2^k<={N_MAX}"
+
+
+@dataclass
+class Instance:
+    """One symbolic call: the chunk before it, the bitmaps, the call and its assumptions."""
+
+    chunk: pcpu_chunk
+    pre: AbsBitmap
+    post: AbsBitmap
+    assume: list[z3.BoolRef]
+    call: Callable[[Percpu, pcpu_chunk], Any]
+    # lemma-local post-conditions on the call's return value (the fit lemma), by property name
+    judge: Callable[[str, Any], z3.BoolRef] | None = None
+
+
+@dataclass(frozen=True)
+class ParamLemma:
+    name: str  # the bounded lemma (lemmas.LEMMAS) this one lifts to every size
+    function: str
+    setup: Callable[[z3.ArithRef, Terms], Instance]
+    sizes: str  # ALL_SIZES, or POW2_SIZES where the code splits offsets by the block size
+    post: tuple[str, ...] = tuple(BLOCK_PROPS)
+    runs_bound: bool = False  # the code loops over the free runs: bound their number (runs_per_block)
+    pre: tuple[str, ...] = tuple(BLOCK_PROPS)
+    blocks: int = 1  # > 1: a chunk-scope lemma over that many blocks of n bits each
+
+
+def _chunk(n: z3.ArithRef, terms: Terms, alloc_map: AbsBitmap, nb: int = 1, chunk_md: bool = False) -> pcpu_chunk:
+    """A chunk of ``nb`` blocks of n bits over ``alloc_map``; its hint points seed the instantiation set.
+
+    ``chunk_md``: its hints are symbolic (chunk lemmas, and the fit search that reads them);
+    otherwise concrete zeros, which fork no paths (block lemmas ignore chunk_md).
+    """
+    chunk = pcpu_chunk(0)
+    chunk.nr_pages = nb
+    chunk.md_blocks = []
+    for i in range(nb):
+        md = md_fields(f"b{i}", 0)
+        md.nr_bits = SInt(n)
+        chunk.md_blocks.append(md)
+        _seed(terms, md, i * n, n)
+    chunk.chunk_md = md_fields("chunk", 0) if chunk_md else pcpu_block_md()
+    chunk.chunk_md.nr_bits = SInt(nb * n)
+    if chunk_md:
+        _seed(terms, chunk.chunk_md, num(0), nb * n)
+    chunk.alloc_map = alloc_map  # type: ignore[assignment]
+    terms.add(num(0))
+    return chunk
+
+
+def _seed(terms: Terms, md: pcpu_block_md, lo: Any, n: Any) -> None:
+    """The points the code and the properties reason about, as chunk positions."""
+    for f, g in (("scan_hint_start", "scan_hint"), ("contig_hint_start", "contig_hint")):
+        a, k = getattr(md, f).e, getattr(md, g).e
+        for t in (a, a + k, a - 1):
+            terms.add(lo + t)
+    for t in (lo + n, lo + md.first_free.e, lo + md.left_free.e, lo + n - md.right_free.e):
+        terms.add(t)
+
+
+def _ranges(md: pcpu_block_md, n: z3.ArithRef) -> list[z3.BoolRef]:
+    return [z3.And(getattr(md, f).e >= 0, getattr(md, f).e <= n) for f in (
+        "scan_hint", "scan_hint_start", "contig_hint", "contig_hint_start", "left_free", "right_free", "first_free")]
+
+
+def _region(n: z3.ArithRef, terms: Terms, a: str, b: str, nb: int = 1
+            ) -> tuple[z3.ArithRef, z3.ArithRef, list[z3.BoolRef]]:
+    """Two fresh positions a < b inside [0, nb n], with their neighbours in the instantiation set."""
+    s, e = var(a), var(b)
+    for t in (s, e, s - 1, e - 1):
+        terms.add(t)
+    return s, e, [n >= 1, n <= N_MAX, s >= 0, s < e, e <= nb * n]
+
+
+def setup_block_update(n: z3.ArithRef, terms: Terms) -> Instance:
+    """pcpu_block_update(block, start, end) with [start, end) a maximal free run of the new bitmap."""
+    s, e, inside = _region(n, terms, "start", "end")
+    pre = AbsBitmap("map", n, terms)
+    post = AbsBitmap("post", n, terms, base=pre, changed=(s, e))
+    chunk = _chunk(n, terms, post)
+    assume = [*inside, *_ranges(chunk.md_blocks[0], n), z3.Or(s == 0, post.used(s - 1)), z3.Or(e == n, post.used(e))]
+    return Instance(chunk, pre, post, assume,
+                    lambda p, c: p.pcpu_block_update(c.md_blocks[0], SInt(s), SInt(e)))
+
+
+def setup_update_scan(n: z3.ArithRef, terms: Terms) -> Instance:
+    """pcpu_block_update_scan() offered a free hole that ends at a used bit or the block end."""
+    off, end, inside = _region(n, terms, "bit_off", "hole_end")
+    pre = AbsBitmap("map", n, terms)
+    chunk = _chunk(n, terms, pre)
+    assume = [*inside, *_ranges(chunk.md_blocks[0], n), pre.free(off, end - off), z3.Or(end == n, pre.used(end))]
+    return Instance(chunk, pre, pre, assume,
+                    lambda p, c: p.pcpu_block_update_scan(c, SInt(off), SInt(end - off)))
+
+
+def setup_hint_free(n: z3.ArithRef, terms: Terms) -> Instance:
+    """pcpu_block_update_hint_free() after pcpu_free_area() cleared a live area [bit_off, bit_off + bits)."""
+    off, end, inside = _region(n, terms, "bit_off", "area_end")
+    pre = AbsBitmap("map", n, terms)
+    post = AbsBitmap("post", n, terms, base=pre, changed=(off, end))
+    chunk = _chunk(n, terms, post)
+    assume = [*inside, *_ranges(chunk.md_blocks[0], n), pre.all_used(off, end - off)]
+    return Instance(chunk, pre, post, assume,
+                    lambda p, c: p.pcpu_block_update_hint_free(c, SInt(off), SInt(end - off)))
+
+
+def setup_refresh(n: z3.ArithRef, terms: Terms) -> Instance:
+    """pcpu_block_refresh_hint() after an allocation inside the block's contig_hint."""
+    off, end, inside = _region(n, terms, "bit_off", "area_end")
+    pre = AbsBitmap("map", n, terms)
+    post = AbsBitmap("post", n, terms, base=pre, changed=(off, end), op="alloc")
+    chunk = _chunk(n, terms, post)
+    md = chunk.md_blocks[0]
+    within = z3.And(md.contig_hint_start.e <= off, end <= md.contig_hint_start.e + md.contig_hint.e)
+    return Instance(chunk, pre, post, [*inside, *_ranges(md, n), within],
+                    lambda p, c: p.pcpu_block_refresh_hint(c, 0))
+
+
+def setup_hint_alloc(n: z3.ArithRef, terms: Terms) -> Instance:
+    """pcpu_block_update_hint_alloc() after pcpu_alloc_area() set a free [bit_off, bit_off + bits)."""
+    off, end, inside = _region(n, terms, "bit_off", "area_end")
+    pre = AbsBitmap("map", n, terms)
+    post = AbsBitmap("post", n, terms, base=pre, changed=(off, end), op="alloc")
+    chunk = _chunk(n, terms, post)
+    return Instance(chunk, pre, post, [*inside, *_ranges(chunk.md_blocks[0], n), pre.free(off, end - off)],
+                    lambda p, c: p.pcpu_block_update_hint_alloc(c, SInt(off), SInt(end - off)))
+
+
+def setup_find_block_fit(n: z3.ArithRef, terms: Terms) -> Instance:
+    """pcpu_find_block_fit(pop_only=False) for alloc_bits at an alignment of align bits, on one block."""
+    k, a = var("alloc_bits"), var("align")
+    terms.add(k)
+    pre = AbsBitmap("map", n, terms)
+    chunk = _chunk(n, terms, pre, chunk_md=True)
+    md, cmd = chunk.md_blocks[0], chunk.chunk_md
+    assume = [n >= 1, n <= N_MAX, k >= 1, k <= n, a >= 1, a <= n, *_ranges(md, n), *_ranges(cmd, n)]
+    t = AbsTruth(pre, "fit")  # the pre-state's truth (the search changes no bitmap)
+    assume.append(t.defs)
+
+    def judge(prop: str, ret: Any) -> z3.BoolRef:
+        r = lift(ret)
+        if prop == "fit_found_if_one_exists":
+            # a run of alloc_bits + align - 1 bits holds an aligned fit wherever it starts
+            return z3.Implies(t.largest.e >= k + a - 1, r != -1)
+        # fit_start_leads_to_fit: some aligned start in [r, n - k] has alloc_bits free bits; the
+        # candidates are the aligned values the search computed (a proof needs only one of them)
+        fits = [z3.And(aligned(c, a), r <= c, pre.free(c, k)) for c in ALIGNED.values()]
+        return z3.Implies(r >= 0, z3.Or(*fits)) if fits else r < 0
+
+    return Instance(chunk, pre, pre, assume, lambda p, c: p.pcpu_find_block_fit(c, SInt(k), SInt(a), False),
+                    judge=judge)
+
+
+def setup_chunk_hint_free(n: z3.ArithRef, terms: Terms, nb: int = 2) -> Instance:
+    """pcpu_free_area()'s chunk first_free update and pcpu_block_update_hint_free(), anywhere in the chunk."""
+    off, end, inside = _region(n, terms, "bit_off", "area_end", nb)
+    pre = AbsBitmap("map", nb * n, terms)
+    post = AbsBitmap("post", nb * n, terms, base=pre, changed=(off, end))
+    chunk = _chunk(n, terms, post, nb, chunk_md=True)
+    assume = [*inside, *_all_ranges(chunk, n), pre.all_used(off, end - off)]
+    return Instance(chunk, pre, post, assume, lambda p, c: _after_free_area(p, c, SInt(off), SInt(end - off)))
+
+
+def setup_chunk_hint_alloc(n: z3.ArithRef, terms: Terms, nb: int = 2) -> Instance:
+    """pcpu_alloc_area()'s chunk first_free update and pcpu_block_update_hint_alloc(), anywhere in the chunk."""
+    off, end, inside = _region(n, terms, "bit_off", "area_end", nb)
+    pre = AbsBitmap("map", nb * n, terms)
+    post = AbsBitmap("post", nb * n, terms, base=pre, changed=(off, end), op="alloc")
+    chunk = _chunk(n, terms, post, nb, chunk_md=True)
+    assume = [*inside, *_all_ranges(chunk, n), pre.free(off, end - off)]
+    return Instance(chunk, pre, post, assume, lambda p, c: _after_alloc_area(p, c, SInt(off), SInt(end - off)))
+
+
+def setup_chunk_refresh(n: z3.ArithRef, terms: Terms, nb: int = 2) -> Instance:
+    """pcpu_chunk_refresh_hint(full_scan=True) over blocks whose hints are sound."""
+    terms.add(n)
+    pre = AbsBitmap("map", nb * n, terms)
+    chunk = _chunk(n, terms, pre, nb, chunk_md=True)
+    return Instance(chunk, pre, pre, [n >= 1, n <= N_MAX, *_all_ranges(chunk, n)],
+                    lambda p, c: p.pcpu_chunk_refresh_hint(c, True))
+
+
+def _all_ranges(chunk: pcpu_chunk, n: z3.ArithRef) -> list[z3.BoolRef]:
+    out = [r for md in chunk.md_blocks for r in _ranges(md, n)]
+    return out + _ranges(chunk.chunk_md, len(chunk.md_blocks) * n)
+
+
+PARAM_LEMMAS: dict[str, ParamLemma] = {
+    lm.name: lm
+    for lm in (
+        ParamLemma("block_update", "pcpu_block_update", setup_block_update, ALL_SIZES),
+        ParamLemma("block_update_scan", "pcpu_block_update_scan", setup_update_scan, POW2_SIZES),
+        ParamLemma("block_hint_free", "pcpu_block_update_hint_free", setup_hint_free, POW2_SIZES),
+        ParamLemma("block_refresh_hint", "pcpu_block_refresh_hint", setup_refresh, POW2_SIZES,
+                   post=tuple(REFRESH_POST), runs_bound=True),
+        ParamLemma("block_hint_alloc", "pcpu_block_update_hint_alloc", setup_hint_alloc, POW2_SIZES,
+                   runs_bound=True),
+        ParamLemma("block_find_fit", "pcpu_find_block_fit", setup_find_block_fit, POW2_SIZES,
+                   post=tuple(FIT_PROPS), pre=tuple(BLOCK_PROPS + CHUNK_PROPS)),
+        ParamLemma("chunk_hint_free", "pcpu_block_update_hint_free", setup_chunk_hint_free, POW2_SIZES,
+                   post=tuple(BLOCK_PROPS + CHUNK_PROPS), pre=tuple(BLOCK_PROPS + CHUNK_PROPS), blocks=2),
+        ParamLemma("chunk_refresh_hint", "pcpu_chunk_refresh_hint", setup_chunk_refresh, POW2_SIZES,
+                   post=tuple(CHUNK_PROPS), pre=("inv_chunk_first_free_lower", "inv_chunk_scan_hint", *BLOCK_PROPS),
+                   blocks=2),
+        ParamLemma("chunk_hint_alloc", "pcpu_block_update_hint_alloc", setup_chunk_hint_alloc, POW2_SIZES,
+                   post=tuple(BLOCK_PROPS + CHUNK_PROPS), pre=tuple(BLOCK_PROPS + CHUNK_PROPS), blocks=2,
+                   runs_bound=True),
+    )
+}
+
+
+# make proofs-all-sizes runs these; the chunk lemmas (two blocks of every size) are run by name: their
+# exploration alone takes most of a 300 s budget (README.md)
+DEFAULT_LEMMAS = [name for name, lm in PARAM_LEMMAS.items() if lm.blocks == 1]
