@@ -9,38 +9,42 @@ unchanged through sym.explore, with ``nr_bits`` and PCPU_BITMAP_BLOCK_BITS
 the symbolic n; the pre- and post-conditions are the registry's property
 functions, as in the bounded proofs.
 
-Each query is then read as linear integer arithmetic with uninterpreted
-functions (intlift.py; the port's ints are unbounded, so this is its own
-semantics) and handed to Z3 with instances of the bitmap facts
-(absbitmap.axioms) over every term the query applies the functions to.
-Unsatisfiable means no bitmap of any size 1..N_MAX violates the property:
-PROVED.  A satisfiable answer may come from a model no bitmap has (too few
-instances, or an abstraction below); it is reported as NOT PROVED, never as
-REFUTED: the bounded proofs (with concrete witnesses) say which rows are
-refuted.
+The terms are integers (sym.integer_terms(), Z3's QF_UFLIA): the port runs on
+Python ints, which are unbounded, so this is its own arithmetic.  Each query
+gets instances of the bitmap facts (absbitmap.axioms) over every term it
+applies the functions to; the path checks of lemmas with a loop over free
+runs get them too, incrementally (absbitmap.FactSolver), so the loop is seen
+to end.  Unsatisfiable means no bitmap of any size in the lemma's range
+violates the property: PROVED.  A satisfiable answer may come from a model
+no bitmap has (too few instances, or an abstraction); it is reported as NOT
+PROVED, never as REFUTED: the bounded proofs (with concrete witnesses) say
+which rows are refuted.  VACUOUS is checked first.
 
-Abstractions, each an over-approximation (a proof with it is a proof without):
+Abstractions (abstractions.py), each an over-approximation (a proof with it
+is a proof without):
 
 - ``_ffs`` (the tie-break on better-aligned starts in pcpu_block_update) is an
   uninterpreted function: the properties hold whichever start wins the tie;
-- PCPU_BITMAP_BLOCK_BITS is a :class:`BlockBits`: ``x & (n - 1)``, ``x // n``
-  and ``i * n`` (pcpu_off_to_block_off / _index, pcpu_index_alloc_map) have
-  their true values for 0 <= x < 5 n and 0 <= i < 5 (chunks of up to four
-  blocks, and the position after them), and are left uninterpreted elsewhere.  ``x & (n - 1) == x`` needs n to be a
-  power of two, as PCPU_BITMAP_BLOCK_BITS always is, so lemmas whose code
-  uses it are claimed for power-of-two sizes only (their bounds say so).
+- ``ALIGN(x, a)`` is a named value r with x <= r <= x + a - 1 and aligned(r, a);
+- PCPU_BITMAP_BLOCK_BITS is a BlockBits: ``x & (n - 1)``, ``x // n`` and
+  ``i * n`` (pcpu_off_to_block_off / _index, pcpu_index_alloc_map) have their
+  true values for 0 <= x < 5 n and 0 <= i < 5 (chunks of up to four blocks,
+  and the position after them) and are left uninterpreted elsewhere.
+  ``x & (n - 1) == x - i n`` needs n to be a power of two, as
+  PCPU_BITMAP_BLOCK_BITS always is, so lemmas whose code uses it are claimed
+  for power-of-two sizes only (their bounds say so).
 
 Block-scope lemmas judge block hints only, as in the bounded proofs: the
 chunk_md updates (pcpu_chunk_refresh_hint and pcpu_block_update on chunk_md)
 are sliced off, and so is the caller's chunk_md.first_free update.
 
-Measured (make proofs-all-sizes, docs/bench/proofs.txt): every provable row
-of pcpu_block_update, pcpu_block_update_scan and pcpu_block_update_hint_free.
-Before the integer reading, the bit-vector queries (QF_UFBV) left
-contig_hint_start and right_free of pcpu_block_update undecided at 580M
-units each; tried and dropped then: merged paths, one query per path,
-per-property instantiation sets, two passes, Ackermann reduction with
-bit-blasting, and bitwuzla.
+Measured (make proofs-all-sizes, docs/bench/proofs-all-sizes.txt): every
+provable row of the six block lemmas; the chunk lemmas (two blocks of every
+size) only partly, at larger budgets.  Before the integer reading, the
+bit-vector queries (QF_UFBV) left pcpu_block_update's contig_hint_start and
+right_free rows undecided at 580M units each; tried and dropped then: merged
+paths, one query per path, per-property instantiation sets, two passes,
+Ackermann reduction with bit-blasting, and bitwuzla.
 """
 
 from __future__ import annotations
