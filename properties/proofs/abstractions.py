@@ -46,12 +46,12 @@ def abstract_primitives() -> Iterator[None]:
         return SInt(r)
 
     saved_ffs, saved_align = impl.hints._ffs, impl.hints.ALIGN
-    impl.hints._ffs = ffs  # type: ignore[assignment]
+    impl.hints._ffs = impl.search._ffs = ffs  # type: ignore[assignment]
     impl.hints.ALIGN = impl.search.ALIGN = align
     try:
         yield
     finally:
-        impl.hints._ffs = saved_ffs
+        impl.hints._ffs = impl.search._ffs = saved_ffs
         impl.hints.ALIGN = impl.search.ALIGN = saved_align
 
 
