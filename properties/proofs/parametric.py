@@ -44,7 +44,12 @@ size) only partly, at larger budgets.  Before the integer reading, the
 bit-vector queries (QF_UFBV) left pcpu_block_update's contig_hint_start and
 right_free rows undecided at 580M units each; tried and dropped then: merged
 paths, one query per path, per-property instantiation sets, two passes,
-Ackermann reduction with bit-blasting, and bitwuzla.
+Ackermann reduction with bit-blasting, and bitwuzla.  Tried and dropped with
+integers: merging pcpu_block_update's paths into If-terms (sym.merged) in the
+block lemmas (block_hint_free: 19 paths but 224 s with rows undecided, against
+192 paths and 47 s), one solver with pushed queries (fewer rows decided), and
+the bitmap facts in every path check (block_hint_free: 125 s against 38 s;
+only the lemmas with a loop over free runs get them).
 """
 
 from __future__ import annotations
