@@ -21,7 +21,7 @@ import z3
 from impl.bitmap import find_next_zero_bit
 from impl.internal import Geometry, pcpu_block_md, pcpu_chunk
 from impl.percpu import Percpu
-from properties.proofs.sym import SInt, W, sint
+from properties.proofs.sym import SInt, W, lift, sint
 from properties.proofs.symbitmap import Runs, SymBitmap, ones_below
 
 BLOCK_PROPS = [
@@ -47,10 +47,15 @@ def md_fields(name: str, nr_bits: int) -> pcpu_block_md:
     return md
 
 
+def md_range_list(md: pcpu_block_md) -> list[z3.BoolRef]:
+    """Every hint field of ``md`` in [0, nr_bits] (an int, or the parametric lemmas' symbolic size)."""
+    n = lift(md.nr_bits)
+    return [z3.And(getattr(md, f).e >= 0, getattr(md, f).e <= n) for f in (
+        "scan_hint", "scan_hint_start", "contig_hint", "contig_hint_start", "left_free", "right_free", "first_free")]
+
+
 def md_ranges(md: pcpu_block_md) -> z3.BoolRef:
-    n = md.nr_bits
-    return z3.And(*[z3.And(getattr(md, f).e >= 0, getattr(md, f).e <= n) for f in (
-        "scan_hint", "scan_hint_start", "contig_hint", "contig_hint_start", "left_free", "right_free", "first_free")])
+    return z3.And(*md_range_list(md))
 
 
 @dataclass
@@ -95,7 +100,7 @@ def region(nbits: int, name_off: str = "bit_off", name_bits: str = "bits") -> tu
     return off, bits, z3.And(off.e >= 0, bits.e >= 1, off.e <= nbits, bits.e <= nbits, off.e + bits.e <= nbits)
 
 
-def _ranges(chunk: pcpu_chunk) -> list[z3.BoolRef]:
+def chunk_ranges(chunk: pcpu_chunk) -> list[z3.BoolRef]:
     return [md_ranges(md) for md in chunk.md_blocks] + [md_ranges(chunk.chunk_md)]
 
 
@@ -117,7 +122,7 @@ def setup_block_update(bb: int, nb: int) -> State:
     post.clear_range(start, end - start)
     left_ok = z3.Or(start.e == 0, post.test_bit(start - 1).e)
     right_ok = z3.Or(end.e == bb, post.test_bit(end).e)
-    assume = [start.e >= 0, start.e < end.e, end.e <= bb, left_ok, right_ok, *_ranges(chunk)]
+    assume = [start.e >= 0, start.e < end.e, end.e <= bb, left_ok, right_ok, *chunk_ranges(chunk)]
     chunk.alloc_map = post  # type: ignore[assignment]
     return State(chunk, pre, post, {"start": start, "end": end}, assume,
                  lambda p: p.pcpu_block_update(chunk.md_blocks[0], start, end))
@@ -128,7 +133,7 @@ def setup_update_scan(bb: int, nb: int) -> State:
     chunk, pre = fresh_chunk(bb, nb)
     off, bits, ok = region(bb)
     right_ok = z3.Or(off.e + bits.e == bb, pre.test_bit(off + bits).e)
-    assume = [ok, _free(pre, off, bits), right_ok, *_ranges(chunk)]
+    assume = [ok, _free(pre, off, bits), right_ok, *chunk_ranges(chunk)]
     chunk.alloc_map = pre  # type: ignore[assignment]
     return State(chunk, pre, pre, {"bit_off": off, "bits": bits}, assume,
                  lambda p: p.pcpu_block_update_scan(chunk, off, bits))
@@ -142,7 +147,7 @@ def setup_refresh(bb: int, nb: int) -> State:
     inside = z3.And(md.contig_hint_start.e <= off.e, off.e + bits.e <= md.contig_hint_start.e + md.contig_hint.e)
     post = pre.copy()
     post.set_range(off, bits)
-    assume = [ok, inside, *_ranges(chunk)]
+    assume = [ok, inside, *chunk_ranges(chunk)]
     chunk.alloc_map = post  # type: ignore[assignment]
     return State(chunk, pre, post, {"bit_off": off, "bits": bits}, assume,
                  lambda p: p.pcpu_block_refresh_hint(chunk, 0))
@@ -154,7 +159,7 @@ def _setup_area_change(bb: int, nb: int, alloc: bool) -> State:
     off, bits, ok = region(bb * nb)
     post = pre.copy()
     (post.set_range if alloc else post.clear_range)(off, bits)
-    assume = [ok, (_free if alloc else _used)(pre, off, bits), *_ranges(chunk)]
+    assume = [ok, (_free if alloc else _used)(pre, off, bits), *chunk_ranges(chunk)]
     chunk.alloc_map = post  # type: ignore[assignment]
     after = _after_alloc_area if alloc else _after_free_area
     return State(chunk, pre, post, {"bit_off": off, "bits": bits}, assume, lambda p: after(p, chunk, off, bits))
@@ -188,7 +193,7 @@ def setup_chunk_refresh(bb: int, nb: int) -> State:
     """pcpu_chunk_refresh_hint(full_scan=True) over blocks whose hints are sound."""
     chunk, pre = fresh_chunk(bb, nb)
     chunk.alloc_map = pre  # type: ignore[assignment]
-    return State(chunk, pre, pre, {}, [*_ranges(chunk)], lambda p: p.pcpu_chunk_refresh_hint(chunk, True))
+    return State(chunk, pre, pre, {}, [*chunk_ranges(chunk)], lambda p: p.pcpu_chunk_refresh_hint(chunk, True))
 
 
 def setup_find_block_fit(bb: int, nb: int) -> State:
@@ -196,7 +201,7 @@ def setup_find_block_fit(bb: int, nb: int) -> State:
     chunk, pre = fresh_chunk(bb, nb)
     alloc_bits, align = sint("alloc_bits"), sint("align")
     pow2 = z3.Or(*[align.e == (1 << j) for j in range(bb.bit_length()) if (1 << j) <= bb])
-    assume = [alloc_bits.e >= 1, alloc_bits.e <= bb, pow2, *_ranges(chunk)]
+    assume = [alloc_bits.e >= 1, alloc_bits.e <= bb, pow2, *chunk_ranges(chunk)]
     chunk.alloc_map = pre  # type: ignore[assignment]
     return State(chunk, pre, pre, {"alloc_bits": alloc_bits, "align": align}, assume,
                  lambda p: p.pcpu_find_block_fit(chunk, alloc_bits, align, False))

@@ -25,6 +25,7 @@ from properties.proofs.lemmas import (
     _after_alloc_area,
     _after_free_area,
     md_fields,
+    md_range_list,
 )
 from properties.proofs.sym import SInt, lift, num, var
 
@@ -92,11 +93,6 @@ def _seed(terms: Terms, md: pcpu_block_md, lo: Any, n: Any) -> None:
         terms.add(t)
 
 
-def _ranges(md: pcpu_block_md, n: z3.ArithRef) -> list[z3.BoolRef]:
-    return [z3.And(getattr(md, f).e >= 0, getattr(md, f).e <= n) for f in (
-        "scan_hint", "scan_hint_start", "contig_hint", "contig_hint_start", "left_free", "right_free", "first_free")]
-
-
 def _region(n: z3.ArithRef, terms: Terms, a: str, b: str, nb: int = 1
             ) -> tuple[z3.ArithRef, z3.ArithRef, list[z3.BoolRef]]:
     """Two fresh positions a < b inside [0, nb n], with their neighbours in the instantiation set."""
@@ -106,14 +102,45 @@ def _region(n: z3.ArithRef, terms: Terms, a: str, b: str, nb: int = 1
     return s, e, [n >= 1, n <= N_MAX, s >= 0, s < e, e <= nb * n]
 
 
+def _all_ranges(chunk: pcpu_chunk) -> list[z3.BoolRef]:
+    return [r for md in (*chunk.md_blocks, chunk.chunk_md) for r in md_range_list(md)]
+
+
+@dataclass
+class Change:
+    """The caller's bitmap change on [s, e) of a chunk of nb blocks (``op`` "free" or "alloc")."""
+
+    chunk: pcpu_chunk
+    pre: AbsBitmap
+    post: AbsBitmap
+    s: z3.ArithRef
+    e: z3.ArithRef
+    assume: list[z3.BoolRef]  # s, e and n in range, every symbolic hint in range
+
+    @staticmethod
+    def of(n: z3.ArithRef, terms: Terms, op: str, names: tuple[str, str] = ("bit_off", "area_end"),
+           nb: int = 1) -> Change:
+        s, e, inside = _region(n, terms, *names, nb)
+        size = n if nb == 1 else nb * n
+        pre = AbsBitmap("map", size, terms)
+        post = AbsBitmap("post", size, terms, base=pre, changed=(s, e), op=op)
+        chunk = _chunk(n, terms, post, nb, chunk_md=nb > 1)
+        ranges = _all_ranges(chunk) if nb > 1 else md_range_list(chunk.md_blocks[0])
+        return Change(chunk, pre, post, s, e, [*inside, *ranges])
+
+    def instance(self, extra: list[z3.BoolRef], call: Callable[[Percpu, pcpu_chunk, SInt, SInt], Any]) -> Instance:
+        """The Instance calling ``call(percpu, chunk, s, e - s)``, with ``extra`` assumed too."""
+        s, e = self.s, self.e
+        return Instance(self.chunk, self.pre, self.post, [*self.assume, *extra],
+                        lambda p, c: call(p, c, SInt(s), SInt(e - s)))
+
+
 def setup_block_update(n: z3.ArithRef, terms: Terms) -> Instance:
     """pcpu_block_update(block, start, end) with [start, end) a maximal free run of the new bitmap."""
-    s, e, inside = _region(n, terms, "start", "end")
-    pre = AbsBitmap("map", n, terms)
-    post = AbsBitmap("post", n, terms, base=pre, changed=(s, e))
-    chunk = _chunk(n, terms, post)
-    assume = [*inside, *_ranges(chunk.md_blocks[0], n), z3.Or(s == 0, post.used(s - 1)), z3.Or(e == n, post.used(e))]
-    return Instance(chunk, pre, post, assume,
+    ch = Change.of(n, terms, "free", ("start", "end"))
+    s, e, post = ch.s, ch.e, ch.post
+    maximal = [z3.Or(s == 0, post.used(s - 1)), z3.Or(e == n, post.used(e))]
+    return Instance(ch.chunk, ch.pre, post, [*ch.assume, *maximal],
                     lambda p, c: p.pcpu_block_update(c.md_blocks[0], SInt(s), SInt(e)))
 
 
@@ -122,42 +149,31 @@ def setup_update_scan(n: z3.ArithRef, terms: Terms) -> Instance:
     off, end, inside = _region(n, terms, "bit_off", "hole_end")
     pre = AbsBitmap("map", n, terms)
     chunk = _chunk(n, terms, pre)
-    assume = [*inside, *_ranges(chunk.md_blocks[0], n), pre.free(off, end - off), z3.Or(end == n, pre.used(end))]
+    assume = [*inside, *md_range_list(chunk.md_blocks[0]), pre.free(off, end - off), z3.Or(end == n, pre.used(end))]
     return Instance(chunk, pre, pre, assume,
                     lambda p, c: p.pcpu_block_update_scan(c, SInt(off), SInt(end - off)))
 
 
 def setup_hint_free(n: z3.ArithRef, terms: Terms) -> Instance:
     """pcpu_block_update_hint_free() after pcpu_free_area() cleared a live area [bit_off, bit_off + bits)."""
-    off, end, inside = _region(n, terms, "bit_off", "area_end")
-    pre = AbsBitmap("map", n, terms)
-    post = AbsBitmap("post", n, terms, base=pre, changed=(off, end))
-    chunk = _chunk(n, terms, post)
-    assume = [*inside, *_ranges(chunk.md_blocks[0], n), pre.all_used(off, end - off)]
-    return Instance(chunk, pre, post, assume,
-                    lambda p, c: p.pcpu_block_update_hint_free(c, SInt(off), SInt(end - off)))
+    ch = Change.of(n, terms, "free")
+    return ch.instance([ch.pre.all_used(ch.s, ch.e - ch.s)],
+                       lambda p, c, off, bits: p.pcpu_block_update_hint_free(c, off, bits))
 
 
 def setup_refresh(n: z3.ArithRef, terms: Terms) -> Instance:
     """pcpu_block_refresh_hint() after an allocation inside the block's contig_hint."""
-    off, end, inside = _region(n, terms, "bit_off", "area_end")
-    pre = AbsBitmap("map", n, terms)
-    post = AbsBitmap("post", n, terms, base=pre, changed=(off, end), op="alloc")
-    chunk = _chunk(n, terms, post)
-    md = chunk.md_blocks[0]
-    within = z3.And(md.contig_hint_start.e <= off, end <= md.contig_hint_start.e + md.contig_hint.e)
-    return Instance(chunk, pre, post, [*inside, *_ranges(md, n), within],
-                    lambda p, c: p.pcpu_block_refresh_hint(c, 0))
+    ch = Change.of(n, terms, "alloc")
+    md = ch.chunk.md_blocks[0]
+    within = z3.And(md.contig_hint_start.e <= ch.s, ch.e <= md.contig_hint_start.e + md.contig_hint.e)
+    return ch.instance([within], lambda p, c, off, bits: p.pcpu_block_refresh_hint(c, 0))
 
 
 def setup_hint_alloc(n: z3.ArithRef, terms: Terms) -> Instance:
     """pcpu_block_update_hint_alloc() after pcpu_alloc_area() set a free [bit_off, bit_off + bits)."""
-    off, end, inside = _region(n, terms, "bit_off", "area_end")
-    pre = AbsBitmap("map", n, terms)
-    post = AbsBitmap("post", n, terms, base=pre, changed=(off, end), op="alloc")
-    chunk = _chunk(n, terms, post)
-    return Instance(chunk, pre, post, [*inside, *_ranges(chunk.md_blocks[0], n), pre.free(off, end - off)],
-                    lambda p, c: p.pcpu_block_update_hint_alloc(c, SInt(off), SInt(end - off)))
+    ch = Change.of(n, terms, "alloc")
+    return ch.instance([ch.pre.free(ch.s, ch.e - ch.s)],
+                       lambda p, c, off, bits: p.pcpu_block_update_hint_alloc(c, off, bits))
 
 
 def setup_find_block_fit(n: z3.ArithRef, terms: Terms) -> Instance:
@@ -166,8 +182,7 @@ def setup_find_block_fit(n: z3.ArithRef, terms: Terms) -> Instance:
     terms.add(k)
     pre = AbsBitmap("map", n, terms)
     chunk = _chunk(n, terms, pre, chunk_md=True)
-    md, cmd = chunk.md_blocks[0], chunk.chunk_md
-    assume = [n >= 1, n <= N_MAX, k >= 1, k <= n, a >= 1, a <= n, *_ranges(md, n), *_ranges(cmd, n)]
+    assume = [n >= 1, n <= N_MAX, k >= 1, k <= n, a >= 1, a <= n, *_all_ranges(chunk)]
     t = AbsTruth(pre, "fit")  # the pre-state's truth (the search changes no bitmap)
     assume.append(t.defs)
 
@@ -187,22 +202,14 @@ def setup_find_block_fit(n: z3.ArithRef, terms: Terms) -> Instance:
 
 def setup_chunk_hint_free(n: z3.ArithRef, terms: Terms, nb: int = 2) -> Instance:
     """pcpu_free_area()'s chunk first_free update and pcpu_block_update_hint_free(), anywhere in the chunk."""
-    off, end, inside = _region(n, terms, "bit_off", "area_end", nb)
-    pre = AbsBitmap("map", nb * n, terms)
-    post = AbsBitmap("post", nb * n, terms, base=pre, changed=(off, end))
-    chunk = _chunk(n, terms, post, nb, chunk_md=True)
-    assume = [*inside, *_all_ranges(chunk, n), pre.all_used(off, end - off)]
-    return Instance(chunk, pre, post, assume, lambda p, c: _after_free_area(p, c, SInt(off), SInt(end - off)))
+    ch = Change.of(n, terms, "free", nb=nb)
+    return ch.instance([ch.pre.all_used(ch.s, ch.e - ch.s)], _after_free_area)
 
 
 def setup_chunk_hint_alloc(n: z3.ArithRef, terms: Terms, nb: int = 2) -> Instance:
     """pcpu_alloc_area()'s chunk first_free update and pcpu_block_update_hint_alloc(), anywhere in the chunk."""
-    off, end, inside = _region(n, terms, "bit_off", "area_end", nb)
-    pre = AbsBitmap("map", nb * n, terms)
-    post = AbsBitmap("post", nb * n, terms, base=pre, changed=(off, end), op="alloc")
-    chunk = _chunk(n, terms, post, nb, chunk_md=True)
-    assume = [*inside, *_all_ranges(chunk, n), pre.free(off, end - off)]
-    return Instance(chunk, pre, post, assume, lambda p, c: _after_alloc_area(p, c, SInt(off), SInt(end - off)))
+    ch = Change.of(n, terms, "alloc", nb=nb)
+    return ch.instance([ch.pre.free(ch.s, ch.e - ch.s)], _after_alloc_area)
 
 
 def setup_chunk_refresh(n: z3.ArithRef, terms: Terms, nb: int = 2) -> Instance:
@@ -210,13 +217,8 @@ def setup_chunk_refresh(n: z3.ArithRef, terms: Terms, nb: int = 2) -> Instance:
     terms.add(n)
     pre = AbsBitmap("map", nb * n, terms)
     chunk = _chunk(n, terms, pre, nb, chunk_md=True)
-    return Instance(chunk, pre, pre, [n >= 1, n <= N_MAX, *_all_ranges(chunk, n)],
+    return Instance(chunk, pre, pre, [n >= 1, n <= N_MAX, *_all_ranges(chunk)],
                     lambda p, c: p.pcpu_chunk_refresh_hint(c, True))
-
-
-def _all_ranges(chunk: pcpu_chunk, n: z3.ArithRef) -> list[z3.BoolRef]:
-    out = [r for md in chunk.md_blocks for r in _ranges(md, n)]
-    return out + _ranges(chunk.chunk_md, len(chunk.md_blocks) * n)
 
 
 PARAM_LEMMAS: dict[str, ParamLemma] = {
