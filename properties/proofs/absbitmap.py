@@ -133,15 +133,16 @@ class AbsBitmap:
         return AbsBits(self)
 
     # search results are defined variables (sym.define): a loop feeds them into the next search
-    def find_next_bit(self, size: Any, offset: Any) -> SInt:
+    def _find_next(self, nxt_at: Any, size: Any, offset: Any, what: str) -> SInt:
         sz, off = lift(size), lift(offset)
-        nxt = self.nu(off)
-        return SInt(define(z3.If(off >= sz, sz, z3.If(nxt < sz, nxt, sz)), f"{self.name}.next_bit"))
+        nxt = nxt_at(off)
+        return SInt(define(z3.If(off >= sz, sz, z3.If(nxt < sz, nxt, sz)), f"{self.name}.{what}"))
+
+    def find_next_bit(self, size: Any, offset: Any) -> SInt:
+        return self._find_next(self.nu, size, offset, "next_bit")
 
     def find_next_zero_bit(self, size: Any, offset: Any) -> SInt:
-        sz, off = lift(size), lift(offset)
-        nxt = self.nf(off)
-        return SInt(define(z3.If(off >= sz, sz, z3.If(nxt < sz, nxt, sz)), f"{self.name}.next_zero"))
+        return self._find_next(self.nf, size, offset, "next_zero")
 
     def find_last_bit(self, size: Any) -> SInt:
         last = self.pu(size)
