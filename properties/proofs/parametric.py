@@ -272,12 +272,6 @@ def _prove(lm: ParamLemma, budget_s: float, variant: Any, todo: list[str], verbo
     return rows
 
 
-def prove_block_update(budget_s: float = 300.0, variant: Any = None, props: list[str] | None = None,
-                       verbose: bool = False) -> list[Row]:
-    """pcpu_block_update for every block size (prove_param on the block_update lemma)."""
-    return prove_param("block_update", budget_s, variant, props, verbose)
-
-
 def run(names: list[str], budget_s: float, props: list[str] | None = None, verbose: bool = False,
         runs: int = 1) -> list[str]:
     """Proves the named lemmas for every size and prints their table; returns the rows left open.
