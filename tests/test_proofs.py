@@ -245,5 +245,8 @@ def test_parametric_cli_bad_input_exit_2(capsys: pytest.CaptureFixture[str]) -> 
     assert main(["--prop", "inv_no_such"]) == 2
     assert main(["--budget", "0"]) == 2
     assert main(["--lemma", "no_such_lemma"]) == 2
+    assert main(["--lemma", "chunk_find_fit", "--blocks", "5"]) == 2
+    assert main(["--lemma", "chunk_find_fit", "--block-bits", "48"]) == 2
     err = capsys.readouterr().err
-    assert err.count("\n") == 3 and "unknown block property" in err and "unknown lemma" in err
+    assert err.count("\n") == 5 and "unknown property" in err and "unknown lemma" in err
+    assert "--blocks must be 2..4" in err and "--block-bits must be a power of two" in err

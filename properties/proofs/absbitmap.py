@@ -234,38 +234,50 @@ def axioms(bm: AbsBitmap, args: list[z3.ArithRef], known: list[z3.ArithRef] | No
 
     Over ``args``, and over the pairs of ``args + known`` with at least one side in ``args``
     (``known``: terms whose own instances were given before, for incremental instantiation).
+    The instances are remembered per bitmap (``bm.facts``): a path exploration asks for the
+    same ones again after every pop, and building them took most of its Python time.
     """
-    n = bm.n
     args = [z3.simplify(a) for a in args]
     old = [z3.simplify(a) for a in known or []]
-    nu_t = {a.get_id(): bm.nu(a) for a in args + old}
-    nf_t = {a.get_id(): bm.nf(a) for a in args + old}
-
-    def nu(a: z3.ArithRef) -> z3.ArithRef:
-        return nu_t[a.get_id()]
-
-    def nf(a: z3.ArithRef) -> z3.ArithRef:
-        return nf_t[a.get_id()]
-
+    cache: dict[tuple[int, ...], list[z3.BoolRef]] = bm.__dict__.setdefault("facts", {})
     out: list[z3.BoolRef] = []
     for p in args:
-        inside = z3.And(p >= 0, p <= n)
-        out.append(z3.Implies(inside, z3.And(p <= nu(p), nu(p) <= n, p <= nf(p), nf(p) <= n)))
-        # bit p is used or free, never both; at n both searches stop
-        out.append(z3.Implies(z3.And(p >= 0, p < n), z3.Xor(nu(p) == p, nf(p) == p)))
-        out.append(z3.Implies(p == n, z3.And(nu(p) == n, nf(p) == n)))
+        one: tuple[int, ...] = (p.get_id(),)
+        if one not in cache:
+            cache[one] = _point_facts(bm, p)
+        out += cache[one]
     for p in list(bm.pu_args.values()) if with_pu else []:
         # pu(p): -1, or a used bit below p with nothing used between it and p
         last = bm.pu(p)
-        out.append(z3.Implies(z3.And(p >= 0, p <= n), z3.And(
+        out.append(z3.Implies(z3.And(p >= 0, p <= bm.n), z3.And(
             last >= -1, last < p, bm.nu(last + 1) >= p, z3.Or(last == -1, bm.nu(last) == last))))
     pairs = itertools.chain(itertools.permutations(args, 2), itertools.product(args, old), itertools.product(old, args))
     for p, q in pairs:
-        le = z3.And(p >= 0, p <= q, q <= n)
-        out.append(z3.Implies(le, z3.And(nu(p) <= nu(q), nf(p) <= nf(q))))  # monotone
-        out.append(z3.Implies(z3.And(le, q <= nu(p)), nu(q) == nu(p)))  # constant on a free stretch
-        out.append(z3.Implies(z3.And(le, q <= nf(p)), nf(q) == nf(p)))  # constant on a used stretch
+        key = (p.get_id(), q.get_id())
+        if key not in cache:
+            cache[key] = _pair_facts(bm, p, q)
+        out += cache[key]
     return out
+
+
+def _point_facts(bm: AbsBitmap, p: z3.ArithRef) -> list[z3.BoolRef]:
+    n, nu, nf = bm.n, bm.nu(p), bm.nf(p)
+    return [
+        z3.Implies(z3.And(p >= 0, p <= n), z3.And(p <= nu, nu <= n, p <= nf, nf <= n)),
+        # bit p is used or free, never both; at n both searches stop
+        z3.Implies(z3.And(p >= 0, p < n), z3.Xor(nu == p, nf == p)),
+        z3.Implies(p == n, z3.And(nu == n, nf == n)),
+    ]
+
+
+def _pair_facts(bm: AbsBitmap, p: z3.ArithRef, q: z3.ArithRef) -> list[z3.BoolRef]:
+    le = z3.And(p >= 0, p <= q, q <= bm.n)
+    nu_p, nu_q, nf_p, nf_q = bm.nu(p), bm.nu(q), bm.nf(p), bm.nf(q)
+    return [
+        z3.Implies(le, z3.And(nu_p <= nu_q, nf_p <= nf_q)),  # monotone
+        z3.Implies(z3.And(le, q <= nu_p), nu_q == nu_p),  # constant on a free stretch
+        z3.Implies(z3.And(le, q <= nf_p), nf_q == nf_p),  # constant on a used stretch
+    ]
 
 
 class FactSolver:
@@ -277,6 +289,7 @@ class FactSolver:
 
     def __init__(self, bitmaps: list[AbsBitmap], terms: Terms) -> None:
         self.s = z3.SolverFor("QF_UFLIA")
+        self.ctx, self.solver = self.s.ctx, self.s.solver  # what sym.rlimit_count reads
         self.bitmaps, self.terms = bitmaps, terms
         self.synced: dict[int, z3.ArithRef] = {}
         self.levels: list[list[int]] = [[]]

@@ -41,7 +41,7 @@ def abstract_primitives() -> Iterator[None]:
             return saved_align(x, a)
         xe, ae = lift(x), lift(a)
         r = define(z3.Function("ALIGN", sort(), sort(), sort())(xe, ae), "align")
-        ALIGNED.setdefault(r.get_id(), r)
+        ALIGNED.setdefault(r.get_id(), (r, xe))
         side_fact(z3.Implies(ae >= 1, z3.And(xe <= r, r <= xe + ae - 1, aligned(r, ae))))
         return SInt(r)
 
@@ -55,7 +55,24 @@ def abstract_primitives() -> Iterator[None]:
         impl.hints.ALIGN = impl.search.ALIGN = saved_align
 
 
-ALIGNED: dict[int, z3.ArithRef] = {}  # every ALIGN result of the current proof (the fit lemma's candidates)
+# every ALIGN result of the current proof, with the value it aligned (the fit lemmas' candidates)
+ALIGNED: dict[int, tuple[z3.ArithRef, z3.ArithRef]] = {}
+
+
+def names_in(t: z3.ExprRef) -> set[str]:
+    """The names of the constants (symbolic variables) term ``t`` is built from."""
+    seen: set[int] = set()
+    out: set[str] = set()
+    todo = [t]
+    while todo:
+        u = todo.pop()
+        if u.get_id() in seen:
+            continue
+        seen.add(u.get_id())
+        if z3.is_const(u) and u.decl().kind() == z3.Z3_OP_UNINTERPRETED:
+            out.add(u.decl().name())
+        todo.extend(u.children())
+    return out
 
 
 def aligned(r: Any, a: Any) -> z3.BoolRef:

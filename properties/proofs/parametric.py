@@ -55,6 +55,7 @@ only the lemmas with a loop over free runs get them).
 from __future__ import annotations
 
 import copy
+import dataclasses
 import functools
 import time
 from dataclasses import dataclass
@@ -77,10 +78,21 @@ from properties.proofs.absbitmap import (
     runs_at_most,
 )
 from properties.proofs.abstractions import ALIGNED, BlockBits, abstract_primitives
-from properties.proofs.lemmas import BLOCK_PROPS, FIT_PROPS, percpu_for
+from properties.proofs.lemmas import BLOCK_PROPS, CHUNK_PROPS, FIT_PROPS, percpu_for
 from properties.proofs.paramlemmas import DEFAULT_LEMMAS, N_MAX, NOT_PROVED, PARAM_LEMMAS, ParamLemma
-from properties.proofs.prove import PROVED, UNITS_PER_S, VACUOUS, Row, fresh_z3_context, merge_block_update
-from properties.proofs.sym import Budget, PathEnd, PathLimit, Run, SInt, Unknown, explore, formula, integer_terms, var
+from properties.proofs.prove import PROVED, UNITS_PER_S, VACUOUS, Row, fresh_z3_context
+from properties.proofs.sym import (
+    Budget,
+    PathEnd,
+    PathLimit,
+    Run,
+    SInt,
+    Unknown,
+    explore,
+    formula,
+    integer_terms,
+    var,
+)
 from properties.registry import OUTCOME, PROPERTIES
 
 __all__ = ["DEFAULT_LEMMAS", "N_MAX", "NOT_PROVED", "PARAM_LEMMAS", "PROVED", "ParamLemma", "prove_param", "run"]
@@ -117,17 +129,26 @@ def _twin(chunk: pcpu_chunk) -> pcpu_chunk:
 
 
 def prove_param(name: str, budget_s: float = 300.0, variant: Any = None, props: list[str] | None = None,
-                verbose: bool = False, runs: int = 1) -> list[Row]:
+                verbose: bool = False, runs: int = 1, blocks: int | None = None,
+                block_bits: int | None = None) -> list[Row]:
     """Judges block properties (default all) of one lemma for every block size in its range; one Row each.
 
     First the assumptions alone are checked (VACUOUS if unsatisfiable), then each property is
     one query (two passes: a fair share of what is left, then the remainder for the undecided).
+    ``blocks``: a chunk lemma's block count (2..4; default the lemma's); ``block_bits``: one
+    power-of-two block size instead of every size.
     """
     fresh_z3_context()
     ALIGNED.clear()
     with integer_terms(), abstract_primitives():
         lm = PARAM_LEMMAS[name]
-        return _prove(lm, budget_s, variant, [p for p in (props or lm.post) if p in lm.post], verbose, runs)
+        if blocks is not None and lm.blocks > 1:
+            setup: Any = functools.partial(lm.setup, nb=blocks)  # type: ignore[call-arg]  # chunk setups take nb
+            lm = dataclasses.replace(lm, blocks=blocks, setup=setup)
+        if block_bits is not None:
+            lm = dataclasses.replace(lm, sizes=str(block_bits))
+        return _prove(lm, budget_s, variant, [p for p in (props or lm.post) if p in lm.post], verbose, runs,
+                      block_bits)
 
 
 @dataclass
@@ -168,14 +189,15 @@ class Judge:
         return out
 
 
-def _prove(lm: ParamLemma, budget_s: float, variant: Any, todo: list[str], verbose: bool, runs: int) -> list[Row]:
+def _prove(lm: ParamLemma, budget_s: float, variant: Any, todo: list[str], verbose: bool, runs: int,
+           block_bits: int | None) -> list[Row]:
     t0 = time.perf_counter()
     budget = Budget(max(1, int(budget_s * UNITS_PER_S)))
     pcpu = percpu_for(8)
     if variant is not None:
         variant(pcpu)
     terms = Terms()
-    n, nb = var("n"), lm.blocks
+    n, nb = var("n") if block_bits is None else z3.IntVal(block_bits), lm.blocks
     inst = lm.setup(n, terms)
     pcpu.PCPU_BITMAP_BLOCK_BITS = BlockBits(n)  # type: ignore[assignment]
     # the chunk geometry helpers of percpu-internal.h, for a chunk of nb blocks of n bits
@@ -184,8 +206,10 @@ def _prove(lm: ParamLemma, budget_s: float, variant: Any, todo: list[str], verbo
     current = [inst.chunk]
     if nb == 1:
         block_scope(pcpu, current)
-    else:  # each pcpu_block_update() call is one path with If-valued fields (as in the bounded chunk lemmas)
-        merge_block_update(pcpu)
+    # chunk lemmas explore pcpu_block_update()'s paths too: with its paths merged into If-valued
+    # fields (prove.merge_block_update, as the bounded chunk lemmas do), chunk_refresh_hint on two
+    # blocks had 89 paths but left two rows undecided at 1500 s; unmerged, 3191 paths and all five
+    # rows proved in 300 s
     pre_j = Judge.of(inst.pre, "pre", n, nb, pcpu.PCPU_BITMAP_BLOCK_BITS)
     pre_fs = [pre_j.holds(p, inst.chunk) for p in lm.pre]
     pre_defs = [t.defs for t in pre_j.truths()]
@@ -196,12 +220,14 @@ def _prove(lm: ParamLemma, budget_s: float, variant: Any, todo: list[str], verbo
     # from the base's); elsewhere they only slow the path checks down (block_hint_free: 125 s, not 38 s)
     explorer: Any = FactSolver([inst.pre], terms) if lm.runs_bound else z3.SolverFor("QF_UFLIA")
     explorer.add(*inst.assume, *pre_fs, *pre_defs)
-    ends: list[tuple[z3.BoolRef, tuple[pcpu_chunk, Any]]] = []
+    ends: list[tuple[z3.BoolRef, tuple[pcpu_chunk, Any, list[Any]]]] = []
 
-    def run() -> tuple[pcpu_chunk, Any]:
+    def run() -> tuple[pcpu_chunk, Any, list[Any]]:
+        # the path's own ALIGN results: a defined name means the same value only along one path
+        ALIGNED.clear()
         current[0] = _twin(inst.chunk)
         ret = inst.call(pcpu, current[0])
-        return current[0], ret
+        return current[0], ret, list(ALIGNED.values())
 
     def on_path(end: PathEnd, run_: Run) -> None:
         if end.error is not None:
@@ -219,10 +245,13 @@ def _prove(lm: ParamLemma, budget_s: float, variant: Any, todo: list[str], verbo
     explored_units = budget.used
     post_j = pre_j if inst.post is inst.pre else Judge.of(inst.post, "post", n, nb, pcpu.PCPU_BITMAP_BLOCK_BITS)
 
-    def post_holds(p: str, after: pcpu_chunk, ret: Any) -> z3.BoolRef:
-        return inst.judge(p, ret) if inst.judge is not None else post_j.holds(p, after)
+    def post_holds(p: str, end: tuple[pcpu_chunk, Any, list[Any]]) -> z3.BoolRef:
+        after, ret, found = end
+        if inst.judge is not None:
+            return inst.judge(p, ret, [t for t, _, _ in pre_j.blocks], found)
+        return post_j.holds(p, after)
 
-    bads = {p: z3.Or(*[z3.And(pc, z3.Not(post_holds(p, after, ret))) for pc, (after, ret) in ends]) for p in todo}
+    bads = {p: z3.Or(*[z3.And(pc, z3.Not(post_holds(p, end))) for pc, end in ends]) for p in todo}
     for bm in (inst.post, inst.pre):  # post first: its pu is defined by pre's
         close_under_pu(bm)
     args = list(terms.args.values())
@@ -273,7 +302,7 @@ def _prove(lm: ParamLemma, budget_s: float, variant: Any, todo: list[str], verbo
 
 
 def run(names: list[str], budget_s: float, props: list[str] | None = None, verbose: bool = False,
-        runs: int = 1) -> list[str]:
+        runs: int = 1, blocks: int | None = None, block_bits: int | None = None) -> list[str]:
     """Proves the named lemmas for every size and prints their table; returns the rows left open.
 
     A row the bounded proofs refute (a ledger entry, expected.EXPECTED) cannot be proved here and
@@ -284,7 +313,8 @@ def run(names: list[str], budget_s: float, props: list[str] | None = None, verbo
     total = proved = 0
     open_rows: list[str] = []
     for name in names:
-        for r in prove_param(name, budget_s, props=props, verbose=verbose, runs=runs):
+        for r in prove_param(name, budget_s, props=props, verbose=verbose, runs=runs, blocks=blocks,
+                             block_bits=block_bits):
             fid = EXPECTED.get((name, r.prop))
             tag = f"ledger {fid}: refuted by the bounded proofs, so it cannot hold for every size" if fid else ""
             print(f"  {r.lemma:<18} {r.prop:<31} {r.kind:<15} {r.verdict:<11} {r.seconds:6.1f}s  "
@@ -293,7 +323,7 @@ def run(names: list[str], budget_s: float, props: list[str] | None = None, verbo
             proved += r.verdict == PROVED
             if r.verdict != PROVED and not fid:
                 open_rows.append(f"{name}:{r.prop}")
-    print(f"== {proved} of {total} proved for every size"
+    print(f"== {proved} of {total} proved" + (" for every size" if block_bits is None else f" at {block_bits} bits")
           + (f"; not proved (budget, abstraction or a regression): {', '.join(open_rows)}" if open_rows else ""))
     return open_rows
 
@@ -309,24 +339,34 @@ def main(argv: list[str] | None = None) -> int:
                     f"lemmas: {', '.join(DEFAULT_LEMMAS)}; also {', '.join(others)}")
     ap.add_argument("--budget", type=float, default=300.0,
                     help="seconds (as Z3 units, prove.UNITS_PER_S) per lemma")
-    ap.add_argument("--prop", action="append", default=[], help="a block property (repeatable); default all")
+    ap.add_argument("--prop", action="append", default=[], help="a property (repeatable); default all the lemma judges")
     ap.add_argument("--runs", type=int, default=1,
                     help="free runs per block, for the lemmas that loop over them (default 1)")
+    ap.add_argument("--blocks", type=int, default=None,
+                    help="blocks per chunk for the chunk lemmas, 2..4 (default each lemma's own)")
+    ap.add_argument("--block-bits", type=int, default=None,
+                    help="one power-of-two block size instead of every size (chunk lemmas: e.g. 64)")
     ap.add_argument("--verbose", action="store_true", help="one line per solver query")
     try:
         args = ap.parse_args(argv)
     except SystemExit as e:
         return 2 if e.code else 0
-    bad_prop = [p for p in args.prop if p not in BLOCK_PROPS + FIT_PROPS]
+    bad_prop = [p for p in args.prop if p not in BLOCK_PROPS + CHUNK_PROPS + FIT_PROPS]
     bad_lemma = [m for m in args.lemma if m not in PARAM_LEMMAS]
-    if bad_prop or bad_lemma or args.budget <= 0 or args.runs < 1:
-        msg = (f"unknown block property {bad_prop[0]!r}" if bad_prop else
+    bb = args.block_bits
+    bad_size = bb is not None and not (1 <= bb <= N_MAX and bb & (bb - 1) == 0)
+    bad_blocks = args.blocks is not None and not 2 <= args.blocks <= BlockBits.BLOCKS - 1
+    if bad_prop or bad_lemma or args.budget <= 0 or args.runs < 1 or bad_size or bad_blocks:
+        msg = (f"unknown property {bad_prop[0]!r}" if bad_prop else
                f"unknown lemma {bad_lemma[0]!r} (have {', '.join(PARAM_LEMMAS)})" if bad_lemma else
+               f"--block-bits must be a power of two <= {N_MAX}" if bad_size else
+               f"--blocks must be 2..{BlockBits.BLOCKS - 1}" if bad_blocks else
                "--budget must be > 0 and --runs >= 1")
         print(f"parametric: {msg}", file=sys.stderr)
         return 2
-    print(f"== block hint lemmas for every block size (budget {args.budget:g} s per lemma)")
-    run(args.lemma or DEFAULT_LEMMAS, args.budget, args.prop or None, args.verbose, args.runs)
+    sizes = "every block size" if bb is None else f"blocks of {bb} bits"
+    print(f"== hint lemmas for {sizes} (budget {args.budget:g} s per lemma)")
+    run(args.lemma or DEFAULT_LEMMAS, args.budget, args.prop or None, args.verbose, args.runs, args.blocks, bb)
     return 0
 
 

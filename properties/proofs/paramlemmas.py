@@ -16,7 +16,7 @@ import z3
 from impl.internal import pcpu_block_md, pcpu_chunk
 from impl.percpu import Percpu
 from properties.proofs.absbitmap import AbsBitmap, AbsTruth, Terms
-from properties.proofs.abstractions import ALIGNED, aligned
+from properties.proofs.abstractions import aligned, names_in
 from properties.proofs.lemmas import (
     BLOCK_PROPS,
     CHUNK_PROPS,
@@ -44,8 +44,10 @@ class Instance:
     post: AbsBitmap
     assume: list[z3.BoolRef]
     call: Callable[[Percpu, pcpu_chunk], Any]
-    # lemma-local post-conditions on the call's return value (the fit lemma), by property name
-    judge: Callable[[str, Any], z3.BoolRef] | None = None
+    # lemma-local post-conditions on the call's return value (the fit lemmas), by property name,
+    # given the pre-state's block truths (those the preconditions speak of) and the path's ALIGN
+    # results with the values they aligned (abstractions.ALIGNED)
+    judge: Callable[[str, Any, list[AbsTruth], list[tuple[Any, Any]]], z3.BoolRef] | None = None
 
 
 @dataclass(frozen=True)
@@ -176,28 +178,50 @@ def setup_hint_alloc(n: z3.ArithRef, terms: Terms) -> Instance:
                        lambda p, c, off, bits: p.pcpu_block_update_hint_alloc(c, off, bits))
 
 
-def setup_find_block_fit(n: z3.ArithRef, terms: Terms) -> Instance:
-    """pcpu_find_block_fit(pop_only=False) for alloc_bits at an alignment of align bits, on one block."""
+def setup_find_block_fit(n: z3.ArithRef, terms: Terms, nb: int = 1) -> Instance:
+    """pcpu_find_block_fit(pop_only=False) for alloc_bits at an alignment of align bits, on nb blocks.
+
+    The alignment is block-relative (the ALIGN the search computes on block offsets): a chunk
+    offset i n + c is as aligned as c, since align divides the block size (both powers of two,
+    align <= PAGE_SIZE in bytes), which the every-size proofs need not know.
+    """
     k, a = var("alloc_bits"), var("align")
     terms.add(k)
-    pre = AbsBitmap("map", n, terms)
-    chunk = _chunk(n, terms, pre, chunk_md=True)
+    pre = AbsBitmap("map", nb * n, terms)
+    chunk = _chunk(n, terms, pre, nb, chunk_md=True)
     assume = [n >= 1, n <= N_MAX, k >= 1, k <= n, a >= 1, a <= n, *_all_ranges(chunk)]
-    t = AbsTruth(pre, "fit")  # the pre-state's truth (the search changes no bitmap)
-    assume.append(t.defs)
+    # a free run across a block edge lets the chunk hint lag (inv_chunk_contig_hint_slack), as in
+    # lemmas._fit_found: a fit is owed only when no free run crosses a block edge
+    walls = [z3.Or(pre.used(j * n - 1), pre.used(j * n)) for j in range(1, nb)]
 
-    def judge(prop: str, ret: Any) -> z3.BoolRef:
+    def judge(prop: str, ret: Any, blocks: list[AbsTruth], found: list[tuple[Any, Any]]) -> z3.BoolRef:
         r = lift(ret)
         if prop == "fit_found_if_one_exists":
             # a run of alloc_bits + align - 1 bits holds an aligned fit wherever it starts
-            return z3.Implies(t.largest.e >= k + a - 1, r != -1)
-        # fit_start_leads_to_fit: some aligned start in [r, n - k] has alloc_bits free bits; the
+            room = z3.Or(*[t.largest.e >= k + a - 1 for t in blocks])
+            return z3.Implies(z3.And(room, *walls), r != -1)
+        # fit_start_leads_to_fit: an aligned start at or after r with alloc_bits free bits before
+        # r + alloc_bits + n (pcpu_alloc_area()'s search window, as in lemmas._fit_leads); the
         # candidates are the aligned values the search computed (a proof needs only one of them)
-        fits = [z3.And(aligned(c, a), r <= c, pre.free(c, k)) for c in ALIGNED.values()]
+        fits = [z3.And(aligned(c, a), r <= p, p <= r + n, pre.free(p, k)) for c, p in candidates(found)]
         return z3.Implies(r >= 0, z3.Or(*fits)) if fits else r < 0
+
+    def candidates(found: list[tuple[Any, Any]]) -> list[tuple[z3.ArithRef, z3.ArithRef]]:
+        """Each ALIGN result with its chunk position: c aligned a hint of block i (names b{i}.*)
+        at block offset c, so at i n + c; a value from chunk_md's hints is a chunk position."""
+        out = []
+        for c, x in found:
+            owners = {i for name in names_in(x) for i in range(nb) if name.startswith(f"b{i}.")}
+            out += [(c, i * n + c) for i in sorted(owners)] if owners else [(c, c)]
+        return out
 
     return Instance(chunk, pre, pre, assume, lambda p, c: p.pcpu_find_block_fit(c, SInt(k), SInt(a), False),
                     judge=judge)
+
+
+def setup_chunk_find_fit(n: z3.ArithRef, terms: Terms, nb: int = 2) -> Instance:
+    """pcpu_find_block_fit(pop_only=False) across a chunk of nb blocks."""
+    return setup_find_block_fit(n, terms, nb)
 
 
 def setup_chunk_hint_free(n: z3.ArithRef, terms: Terms, nb: int = 2) -> Instance:
@@ -241,6 +265,8 @@ PARAM_LEMMAS: dict[str, ParamLemma] = {
         ParamLemma("chunk_hint_alloc", "pcpu_block_update_hint_alloc", setup_chunk_hint_alloc, POW2_SIZES,
                    post=tuple(BLOCK_PROPS + CHUNK_PROPS), pre=tuple(BLOCK_PROPS + CHUNK_PROPS), blocks=2,
                    runs_bound=True),
+        ParamLemma("chunk_find_fit", "pcpu_find_block_fit", setup_chunk_find_fit, POW2_SIZES,
+                   post=tuple(FIT_PROPS), pre=tuple(BLOCK_PROPS + CHUNK_PROPS), blocks=2),
     )
 }
 
