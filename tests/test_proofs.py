@@ -220,6 +220,19 @@ def test_parametric_proof_holds_on_the_port_and_fails_on_a_mutant(name: str, pro
     assert [r.verdict for r in mutated] == [NOT_PROVED] and "model" in mutated[0].note
 
 
+@pytest.mark.deep
+def test_parametric_chunk_fit_holds_on_the_port_and_fails_on_a_mutant() -> None:
+    """Across two blocks of every size the search finds a fit where one exists; a strict fit test does not."""
+    from properties.proofs.mutants import PARAM_FOR_LEMMA
+    from properties.proofs.parametric import NOT_PROVED, PROVED, prove_param
+
+    mutant, prop = PARAM_FOR_LEMMA["chunk_find_fit"]
+    faithful = prove_param("chunk_find_fit", 300, props=[prop])
+    assert [r.verdict for r in faithful] == [PROVED] and faithful[0].bounds["blocks"] == 2
+    mutated = prove_param("chunk_find_fit", 300, variant=ALL[mutant].apply, props=[prop])
+    assert [r.verdict for r in mutated] == [NOT_PROVED] and "model" in mutated[0].note
+
+
 @pytest.mark.stateful
 def test_parametric_vacuity_is_checked(monkeypatch: pytest.MonkeyPatch) -> None:
     """Contradictory assumptions give VACUOUS, never PROVED."""

@@ -26,6 +26,9 @@ EXTRA: dict[str, Mutant] = {
         Mutant("hint_alloc_keeps_chunk_scan_hint", "pcpu_block_update_hint_alloc",
                "chunk_md.scan_hint = 0", "pass",
                "an allocation over the chunk's scan_hint leaves the scan_hint in place"),
+        Mutant("next_fit_contig_strict", "pcpu_next_fit_region",
+               "and block.contig_hint >= bits + alloc_bits", "and block.contig_hint > bits + alloc_bits",
+               "a block whose contig_hint holds the request exactly is passed over"),
         Mutant("next_fit_right_free_one_more", "pcpu_next_fit_region",
                "bits = BLOCK_BITS - bit_off", "bits = BLOCK_BITS - bit_off + 1",
                "the run at a block's right edge is counted one bit longer than it is"),
@@ -51,4 +54,10 @@ FOR_LEMMA: dict[str, str] = {
     "chunk_hint_alloc": "hint_alloc_keeps_chunk_scan_hint",
     "chunk_hint_free": "hint_free_end_not_extended",
     "chunk_find_fit": "next_fit_no_align",
+}
+
+# the every-size lemmas whose bounded lemma's mutant breaks only a row they leave unproved
+PARAM_FOR_LEMMA: dict[str, tuple[str, str]] = {  # lemma -> (mutant, the property it breaks)
+    # next_fit_no_align breaks fit_start_leads_to_fit, which the two-block proof leaves to the bounded one
+    "chunk_find_fit": ("next_fit_contig_strict", "fit_found_if_one_exists"),
 }

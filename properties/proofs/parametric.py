@@ -219,7 +219,7 @@ def _prove(lm: ParamLemma, budget_s: float, variant: Any, todo: list[str], verbo
     # a loop over free runs needs the bitmap facts to be seen to end (the derived bitmap's follow
     # from the base's); elsewhere they only slow the path checks down (block_hint_free: 125 s, not 38 s)
     explorer: Any = FactSolver([inst.pre], terms) if lm.runs_bound else z3.SolverFor("QF_UFLIA")
-    explorer.add(*inst.assume, *pre_fs, *pre_defs)
+    explorer.add(*inst.assume, *([*pre_fs, *pre_defs] if lm.explore_pre else []))
     ends: list[tuple[z3.BoolRef, tuple[pcpu_chunk, Any, list[Any]]]] = []
 
     def run() -> tuple[pcpu_chunk, Any, list[Any]]:
