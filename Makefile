@@ -5,7 +5,7 @@ PY      := $(VENV)/bin/python
 STAMP   := $(VENV)/.installed
 SEED    ?= 0
 
-.PHONY: all venv test test-deep verify lint clean bench kernel-oracle replay validate-patch bench-tables mutation mutation-report mutation-witness mutation-reach time-to-detect c-agreement bench-c trace proofs proofs-all-sizes bench-proofs crosshair
+.PHONY: all venv test test-deep verify lint clean bench kernel-oracle replay validate-patch bench-tables mutation mutation-report mutation-witness mutation-reach time-to-detect c-agreement bench-c trace proofs proofs-all-sizes proofs-chunk bench-proofs crosshair
 
 all: verify
 
@@ -98,9 +98,16 @@ BUDGET ?= 60
 proofs: $(STAMP)
 	$(PY) -m properties.proofs $(if $(LEMMA),--lemma $(LEMMA)) --block-bits $(BITS) --budget $(BUDGET)
 
-# block lemmas (pcpu_block_update, _update_scan, _update_hint_free) for every block size (properties/proofs/parametric.py)
+# the six block lemmas for every block size (properties/proofs/parametric.py)
 proofs-all-sizes: $(STAMP)
 	$(PY) -m properties.proofs.parametric --budget $(or $(PBUDGET),300)
+
+# the chunk lemmas that finish (properties/proofs/README.md, docs/bench/proofs-chunk.txt; about 9 minutes)
+proofs-chunk: $(STAMP)
+	$(PY) -m properties.proofs.parametric --lemma chunk_refresh_hint --budget 600
+	$(PY) -m properties.proofs.parametric --lemma chunk_find_fit --prop fit_found_if_one_exists --budget 300
+	$(PY) -m properties.proofs.parametric --lemma chunk_find_fit --prop fit_found_if_one_exists \
+		--blocks 3 --block-bits 64 --budget 300
 
 bench-proofs: $(STAMP)
 	$(PY) -m tools.bench_proofs --budget $(BUDGET)

@@ -274,6 +274,5 @@ PARAM_LEMMAS: dict[str, ParamLemma] = {
 }
 
 
-# make proofs-all-sizes runs these; the chunk lemmas (two blocks of every size) are run by name: their
-# exploration alone takes most of a 300 s budget (README.md)
+# make proofs-all-sizes runs these; make proofs-chunk runs the chunk lemmas that finish (README.md)
 DEFAULT_LEMMAS = [name for name, lm in PARAM_LEMMAS.items() if lm.blocks == 1]
