@@ -44,7 +44,7 @@ chunk_refresh_hint on two blocks of every size, chunk_find_fit's
 fit_found_if_one_exists on two blocks of every size and three of 64 bits.
 Chunk lemmas explore pcpu_block_update's paths instead of merging them (merged,
 chunk_refresh_hint's queries stayed undecided at 1500 s; unmerged, all five
-rows are proved in 346 s).  Before the integer reading, the
+rows are proved in 334 s).  Before the integer reading, the
 bit-vector queries (QF_UFBV) left pcpu_block_update's contig_hint_start and
 right_free rows undecided at 580M units each; tried and dropped then: merged
 paths, one query per path, per-property instantiation sets, two passes,
