@@ -95,6 +95,7 @@ from properties.proofs.sym import (
     explore,
     formula,
     integer_terms,
+    merged_value,
     var,
 )
 from properties.registry import OUTCOME, PROPERTIES
@@ -210,6 +211,8 @@ def _prove(lm: ParamLemma, budget_s: float, variant: Any, todo: list[str], verbo
     current = [inst.chunk]
     if nb == 1:
         block_scope(pcpu, current)
+    else:  # pcpu_next_hint() (pure) as one If-valued result: chunk_find_fit on 3x64 bits, 270 paths, not 1852
+        pcpu.pcpu_next_hint = merged_value(pcpu.pcpu_next_hint)  # type: ignore[method-assign]
     # chunk lemmas explore pcpu_block_update()'s paths too: with its paths merged into If-valued
     # fields (prove.merge_block_update, as the bounded chunk lemmas do), chunk_refresh_hint on two
     # blocks had 89 paths but left two rows undecided at 1500 s; unmerged, 3191 paths and all five

@@ -602,3 +602,32 @@ def merged(fn: Callable[..., None], fields: tuple[str, ...]) -> Callable[..., No
             setattr(obj, f, SInt(e))
 
     return call
+
+
+def merged_value(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """``fn(*args)``, a pure function returning an int, run as one path of the caller.
+
+    Its feasible paths are explored as :func:`merged` does, and the result is
+    ``If(path 1, value 1, If(path 2, ...))``.  Outside an exploration ``fn`` runs as is.
+    """
+
+    def call(*args: Any) -> Any:
+        if not _CTX or not isinstance(_CTX[-1], Run):
+            return fn(*args)
+        outer = _CTX[-1]
+        pending: list[list[bool]] = [[]]
+        results: list[tuple[z3.BoolRef, Any]] = []
+        while pending:
+            sub = _Sub(outer, pending.pop(), pending)
+            _CTX.append(sub)
+            try:
+                ret = fn(*args)
+            finally:
+                _CTX.pop()
+            results.append((z3.And(*sub.conds) if sub.conds else z3.BoolVal(True), ret))
+        e = lift(results[-1][1])
+        for c, v in reversed(results[:-1]):
+            e = z3.If(c, lift(v), e)
+        return SInt(e)
+
+    return call
