@@ -181,6 +181,35 @@ def test_merged_block_update_equals_the_concrete_call() -> None:
         assert got == {f: getattr(conc, f) for f in hints}, (k, vals, a, b)
 
 
+@pytest.mark.unit
+def test_merged_next_hint_equals_the_concrete_call() -> None:
+    """sym.merged_value: the If-term of a merged pcpu_next_hint gives the concrete call's result."""
+    from properties.proofs.lemmas import md_fields, md_ranges, percpu_for
+    from properties.proofs.sym import explore, merged_value, sint
+
+    bb = 8
+    call = merged_value(percpu_for(bb).pcpu_next_hint)
+    out: list = []
+    s = z3.SolverFor("QF_BV")
+    probe = md_fields("b", bb)
+    s.add(md_ranges(probe))
+    paths = explore(s, lambda: call(md_fields("b", bb), sint("alloc_bits")), lambda end, _run: out.append(end.value))
+    assert paths == 1 and len(out) == 1  # one path for the caller, four inside
+    hints = ["scan_hint", "scan_hint_start", "contig_hint", "contig_hint_start", "first_free"]
+    rng = random.Random(0)  # fixed seed: the same 400 inputs every run
+    print("test_merged_next_hint_equals_the_concrete_call: seed 0")
+    for k in range(400):
+        vals = {f: rng.randint(0, bb) for f in hints}
+        bits = rng.randint(1, bb)
+        sub = [(getattr(probe, f).e, z3.BitVecVal(v, 32)) for f, v in vals.items()]
+        sub.append((z3.BitVec("alloc_bits", 32), z3.BitVecVal(bits, 32)))
+        conc = md_fields("c", bb)
+        for f, v in vals.items():
+            setattr(conc, f, v)
+        want = percpu_for(bb).pcpu_next_hint(conc, bits)
+        assert z3.simplify(z3.substitute(out[0].e, *sub)).as_signed_long() == want, (k, vals, bits)
+
+
 @pytest.mark.stateful
 def test_budget_is_counted_in_solver_units_not_seconds() -> None:
     """Two runs of one lemma use the same number of Z3 resource units and give the same verdicts."""
