@@ -566,6 +566,29 @@ class _Sub(_Ctx):
         return d
 
 
+def _sub_paths(outer: Run, body: Callable[[], Any]) -> list[tuple[z3.BoolRef, Any]]:
+    """Runs ``body`` once per feasible path under ``outer``'s path condition: (path condition, result)."""
+    pending: list[list[bool]] = [[]]
+    results: list[tuple[z3.BoolRef, Any]] = []
+    while pending:
+        sub = _Sub(outer, pending.pop(), pending)
+        _CTX.append(sub)
+        try:
+            r = body()
+        finally:
+            _CTX.pop()
+        results.append((z3.And(*sub.conds) if sub.conds else z3.BoolVal(True), r))
+    return results
+
+
+def _if_chain(vals: list[tuple[z3.BoolRef, Any]]) -> SInt:
+    """``If(c1, v1, If(c2, v2, ... vn))``: the last value needs no condition (the paths cover every case)."""
+    e = lift(vals[-1][1])
+    for c, v in reversed(vals[:-1]):
+        e = z3.If(c, lift(v), e)
+    return SInt(e)
+
+
 def merged(fn: Callable[..., None], fields: tuple[str, ...]) -> Callable[..., None]:
     """``fn(obj, *args)``, which only assigns ``fields`` of ``obj``, run as one path of the caller.
 
@@ -579,27 +602,19 @@ def merged(fn: Callable[..., None], fields: tuple[str, ...]) -> Callable[..., No
         if not _CTX or not isinstance(_CTX[-1], Run):
             fn(obj, *args)
             return
-        outer = _CTX[-1]
-        pending: list[list[bool]] = [[]]
-        results: list[tuple[z3.BoolRef, Any]] = []
-        while pending:
-            sub = _Sub(outer, pending.pop(), pending)
+
+        def one() -> Any:
             twin = copy.copy(obj)
-            _CTX.append(sub)
-            try:
-                fn(twin, *args)
-            finally:
-                _CTX.pop()
-            results.append((z3.And(*sub.conds) if sub.conds else z3.BoolVal(True), twin))
+            fn(twin, *args)
+            return twin
+
+        results = _sub_paths(_CTX[-1], one)
         for f in fields:
             vals = [(c, getattr(t, f)) for c, t in results]
             if all(isinstance(v, int) and not isinstance(v, SInt) and v == vals[0][1] for _, v in vals):
                 setattr(obj, f, vals[0][1])
                 continue
-            e = lift(vals[-1][1])
-            for c, v in reversed(vals[:-1]):
-                e = z3.If(c, lift(v), e)
-            setattr(obj, f, SInt(e))
+            setattr(obj, f, _if_chain(vals))
 
     return call
 
@@ -614,20 +629,6 @@ def merged_value(fn: Callable[..., Any]) -> Callable[..., Any]:
     def call(*args: Any) -> Any:
         if not _CTX or not isinstance(_CTX[-1], Run):
             return fn(*args)
-        outer = _CTX[-1]
-        pending: list[list[bool]] = [[]]
-        results: list[tuple[z3.BoolRef, Any]] = []
-        while pending:
-            sub = _Sub(outer, pending.pop(), pending)
-            _CTX.append(sub)
-            try:
-                ret = fn(*args)
-            finally:
-                _CTX.pop()
-            results.append((z3.And(*sub.conds) if sub.conds else z3.BoolVal(True), ret))
-        e = lift(results[-1][1])
-        for c, v in reversed(results[:-1]):
-            e = z3.If(c, lift(v), e)
-        return SInt(e)
+        return _if_chain(_sub_paths(_CTX[-1], lambda: fn(*args)))
 
     return call
