@@ -78,6 +78,7 @@ class AbsBitmap:
                  changed: tuple[z3.ArithRef, z3.ArithRef] | None = None, op: str = "free") -> None:
         self.name, self.n, self.terms, self.base, self.changed, self.op = name, n, terms, base, changed, op
         self.pu_args: dict[int, z3.ArithRef] = {}  # where pu was applied: its facts are instantiated there
+        self.facts: dict[tuple[int, ...], list[z3.BoolRef]] = {}  # axioms' instances, by the terms' AST ids
         if base is None:
             self.fnu = z3.Function(f"{name}.nu", sort(), sort())
             self.fnf = z3.Function(f"{name}.nf", sort(), sort())
@@ -154,6 +155,7 @@ class AbsView(AbsBitmap):
 
     def __init__(self, bm: AbsBitmap, lo: z3.ArithRef, n: z3.ArithRef) -> None:
         self.bm, self.lo, self.n, self.terms, self.name = bm, lo, n, bm.terms, f"{bm.name}.view"
+        self.facts: dict[tuple[int, ...], list[z3.BoolRef]] = {}
 
     def _clip(self, r: z3.ArithRef) -> z3.ArithRef:
         hi = self.lo + self.n
@@ -239,7 +241,7 @@ def axioms(bm: AbsBitmap, args: list[z3.ArithRef], known: list[z3.ArithRef] | No
     """
     args = [z3.simplify(a) for a in args]
     old = [z3.simplify(a) for a in known or []]
-    cache: dict[tuple[int, ...], list[z3.BoolRef]] = bm.__dict__.setdefault("facts", {})
+    cache = bm.facts
     out: list[z3.BoolRef] = []
     for p in args:
         one: tuple[int, ...] = (p.get_id(),)

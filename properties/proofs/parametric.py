@@ -215,8 +215,8 @@ def _prove(lm: ParamLemma, budget_s: float, variant: Any, todo: list[str], verbo
         pcpu.pcpu_next_hint = merged_value(pcpu.pcpu_next_hint)  # type: ignore[method-assign]
     # chunk lemmas explore pcpu_block_update()'s paths too: with its paths merged into If-valued
     # fields (prove.merge_block_update, as the bounded chunk lemmas do), chunk_refresh_hint on two
-    # blocks had 89 paths but left two rows undecided at 1500 s; unmerged, 3191 paths and all five
-    # rows proved in 300 s
+    # blocks had 89 paths but left two rows undecided at 1500 s; unmerged, 3279 paths and all five
+    # rows proved in 334 s (docs/bench/proofs-chunk.txt)
     pre_j = Judge.of(inst.pre, "pre", n, nb, pcpu.PCPU_BITMAP_BLOCK_BITS)
     pre_fs = [pre_j.holds(p, inst.chunk) for p in lm.pre]
     pre_defs = [t.defs for t in pre_j.truths()]
@@ -252,10 +252,12 @@ def _prove(lm: ParamLemma, budget_s: float, variant: Any, todo: list[str], verbo
     explored_units = budget.used
     post_j = pre_j if inst.post is inst.pre else Judge.of(inst.post, "post", n, nb, pcpu.PCPU_BITMAP_BLOCK_BITS)
 
+    block_truths = [t for t, _, _ in pre_j.blocks]
+
     def post_holds(p: str, end: tuple[pcpu_chunk, Any, list[Any]]) -> z3.BoolRef:
         after, ret, found = end
         if inst.judge is not None:
-            return inst.judge(p, ret, [t for t, _, _ in pre_j.blocks], found)
+            return inst.judge(p, ret, block_truths, found)
         return post_j.holds(p, after)
 
     bads = {p: z3.Or(*[z3.And(pc, z3.Not(post_holds(p, end))) for pc, end in ends]) for p in todo}
