@@ -181,6 +181,66 @@ def test_merged_block_update_equals_the_concrete_call() -> None:
         assert got == {f: getattr(conc, f) for f in hints}, (k, vals, a, b)
 
 
+@pytest.mark.stateful
+@pytest.mark.parametrize("fork_on", [(), ("contig_hint", "contig_hint_start", "scan_hint", "scan_hint_start")])
+def test_two_merged_block_updates_equal_the_concrete_calls(fork_on: tuple[str, ...]) -> None:
+    """sym.merged twice in a row (replayed paths reuse the first exploration of each call), with and
+    without forking on the fields later code branches on: exactly one path holds for each input,
+    and its fields are the concrete calls'.  Integer terms, ``_ffs`` uninterpreted (as parametric.py)."""
+    from impl.bitmap import _ffs
+    from impl.internal import MD_FIELDS
+    from properties.proofs.abstractions import abstract_primitives
+    from properties.proofs.lemmas import md_fields, md_ranges, percpu_for
+    from properties.proofs.sym import explore, integer_terms, lift, merged, sint, var
+
+    bb = 8
+    ends: list = []
+    with integer_terms(), abstract_primitives():
+        call = merged(percpu_for(bb).pcpu_block_update, MD_FIELDS, fork_on=fork_on)
+
+        def run() -> object:
+            md = md_fields("b", bb)
+            call(md, sint("s1"), sint("e1"))
+            call(md, sint("s2"), sint("e2"))
+            return md
+
+        s = z3.SolverFor("QF_UFLIA")
+        probe = md_fields("b", bb)
+        s.add(md_ranges(probe))
+        xs = {x: var(x) for x in ("s1", "e1", "s2", "e2")}
+        s.add(xs["s1"] >= 0, xs["s1"] < xs["e1"], xs["e1"] <= bb, xs["s2"] >= 0, xs["s2"] < xs["e2"], xs["e2"] <= bb)
+        paths = explore(s, run, lambda end, _run: ends.append((z3.And(*end.conds), end.value)))
+    assert paths == len(ends) and (paths == 1) == (not fork_on)
+    # the real __ffs on 1..bb, for the uninterpreted one
+    x0 = z3.Var(0, z3.IntSort())
+    ffs_body: z3.ArithRef = z3.IntVal(0)
+    for v in range(1, bb + 1):
+        ffs_body = z3.If(x0 == v, _ffs(v), ffs_body)
+    ffs = z3.Function("ffs", z3.IntSort(), z3.IntSort())
+    hints = [f for f in MD_FIELDS if f != "nr_bits"]
+    rng = random.Random(1)  # fixed seed: the same 150 inputs every run
+    print("test_two_merged_block_updates_equal_the_concrete_calls: seed 1")
+
+    def value(t: z3.ExprRef, sub: list) -> z3.ExprRef:
+        return z3.simplify(z3.substitute_funs(z3.substitute(t, *sub), (ffs, ffs_body)))
+
+    for k in range(150):
+        vals = {f: rng.randint(0, bb) for f in hints}
+        (a1, b1), (a2, b2) = (sorted(rng.sample(range(bb + 1), 2)) for _ in range(2))
+        sub = [(getattr(probe, f).e, z3.IntVal(v)) for f, v in vals.items()]
+        sub += [(xs[x], z3.IntVal(v)) for x, v in zip(("s1", "e1", "s2", "e2"), (a1, b1, a2, b2), strict=True)]
+        conc = md_fields("c", bb)
+        for f, v in vals.items():
+            setattr(conc, f, v)
+        p = percpu_for(bb)
+        p.pcpu_block_update(conc, a1, b1)
+        p.pcpu_block_update(conc, a2, b2)
+        taken = [md for c, md in ends if z3.is_true(value(c, sub))]
+        assert len(taken) == 1, (k, vals, a1, b1, a2, b2)
+        got = {f: value(lift(getattr(taken[0], f)), sub).as_long() for f in hints}
+        assert got == {f: getattr(conc, f) for f in hints}, (k, vals, a1, b1, a2, b2)
+
+
 @pytest.mark.unit
 def test_merged_next_hint_equals_the_concrete_call() -> None:
     """sym.merged_value: the If-term of a merged pcpu_next_hint gives the concrete call's result."""

@@ -67,7 +67,7 @@ from typing import Any
 
 import z3
 
-from impl.internal import pcpu_block_md, pcpu_chunk
+from impl.internal import MD_FIELDS, pcpu_block_md, pcpu_chunk
 from impl.percpu import Percpu
 from properties import invariants  # noqa: F401  (registers the inv_* properties)
 from properties.proofs.absbitmap import (
@@ -95,12 +95,17 @@ from properties.proofs.sym import (
     explore,
     formula,
     integer_terms,
+    merged,
     merged_value,
     var,
 )
 from properties.registry import OUTCOME, PROPERTIES
 
 __all__ = ["DEFAULT_LEMMAS", "N_MAX", "NOT_PROVED", "PARAM_LEMMAS", "PROVED", "ParamLemma", "prove_param", "run"]
+
+
+# the hint fields pcpu_block_update() reads back to branch on: its paths are merged except where these differ
+FORK_ON = ("contig_hint", "contig_hint_start", "scan_hint", "scan_hint_start")
 
 
 def holds(prop: str, md: pcpu_block_md, t: AbsTruth, w: AbsWindow) -> z3.BoolRef:
@@ -213,10 +218,11 @@ def _prove(lm: ParamLemma, budget_s: float, variant: Any, todo: list[str], verbo
         block_scope(pcpu, current)
     else:  # pcpu_next_hint() (pure) as one If-valued result: chunk_find_fit on 3x64 bits, 270 paths, not 1852
         pcpu.pcpu_next_hint = merged_value(pcpu.pcpu_next_hint)  # type: ignore[method-assign]
-    # chunk lemmas explore pcpu_block_update()'s paths too: with its paths merged into If-valued
-    # fields (prove.merge_block_update, as the bounded chunk lemmas do), chunk_refresh_hint on two
-    # blocks had 89 paths but left two rows undecided at 1500 s; unmerged, 3279 paths and all five
-    # rows proved in 334 s (docs/bench/proofs-chunk.txt)
+        pcpu.pcpu_block_update = merged(pcpu.pcpu_block_update, MD_FIELDS, fork_on=FORK_ON)  # type: ignore[method-assign]
+    # pcpu_block_update()'s paths are merged where they leave the same contig and scan hints
+    # (sym.merged fork_on): chunk_refresh_hint on two blocks, 1074 paths and all five rows proved
+    # in 244 s.  Fully merged (as prove.merge_block_update), 89 paths but two rows undecided at
+    # 1500 s; not merged, 3279 paths in 334 s (docs/bench/proofs-chunk.txt)
     pre_j = Judge.of(inst.pre, "pre", n, nb, pcpu.PCPU_BITMAP_BLOCK_BITS)
     pre_fs = [pre_j.holds(p, inst.chunk) for p in lm.pre]
     pre_defs = [t.defs for t in pre_j.truths()]

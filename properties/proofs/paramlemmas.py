@@ -269,7 +269,8 @@ PARAM_LEMMAS: dict[str, ParamLemma] = {
                    post=tuple(BLOCK_PROPS + CHUNK_PROPS), pre=tuple(BLOCK_PROPS + CHUNK_PROPS), blocks=2,
                    runs_bound=True),
         ParamLemma("chunk_find_fit", "pcpu_find_block_fit", setup_chunk_find_fit, POW2_SIZES,
-                   post=tuple(FIT_PROPS), pre=tuple(BLOCK_PROPS + CHUNK_PROPS), blocks=2),
+                   post=tuple(FIT_PROPS), pre=tuple(BLOCK_PROPS + CHUNK_PROPS), blocks=2,
+                   explore_pre=False),  # fit_found on 3x64 bits: with, 270 paths in 78 s; without, 304 in 23 s
     )
 }
 

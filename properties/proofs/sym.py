@@ -406,6 +406,7 @@ class Run(_Ctx):
         self.conds: list[z3.BoolRef] = []
         self.model: z3.ModelRef | None = None
         self.checks = 0
+        self.subs = 0  # merged calls made so far (sym._sub_paths)
 
     def _model(self) -> z3.ModelRef:
         if self.model is None:
@@ -466,6 +467,7 @@ def explore(
     """
     pending: list[list[bool]] = [[]]
     n = 0
+    _SUB_CACHE.clear()
     while pending:
         prefix = pending.pop()
         n += 1
@@ -567,7 +569,25 @@ class _Sub(_Ctx):
 
 
 def _sub_paths(outer: Run, body: Callable[[], Any]) -> list[tuple[z3.BoolRef, Any]]:
-    """Runs ``body`` once per feasible path under ``outer``'s path condition: (path condition, result)."""
+    """Runs ``body`` once per feasible path under ``outer``'s path condition: (path condition, result).
+
+    A path replayed to explore its siblings reaches the same call (the same count of merged
+    calls) with the same decisions behind it: the results of the first time are given again
+    (_SUB_CACHE, kept per exploration).
+    """
+    outer.subs += 1
+    key = (tuple(outer.decisions), len(outer.conds), outer.subs)
+    if key in _SUB_CACHE:
+        return _SUB_CACHE[key]
+    _SUB_CACHE[key] = results = _explore_sub(outer, body)
+    return results
+
+
+# _sub_paths' results by the caller's decisions so far; explore() empties it
+_SUB_CACHE: dict[tuple[tuple[bool, ...], int, int], list[tuple[z3.BoolRef, Any]]] = {}
+
+
+def _explore_sub(outer: Run, body: Callable[[], Any]) -> list[tuple[z3.BoolRef, Any]]:
     pending: list[list[bool]] = [[]]
     results: list[tuple[z3.BoolRef, Any]] = []
     while pending:
@@ -589,12 +609,18 @@ def _if_chain(vals: list[tuple[z3.BoolRef, Any]]) -> SInt:
     return SInt(e)
 
 
-def merged(fn: Callable[..., None], fields: tuple[str, ...]) -> Callable[..., None]:
+def merged(fn: Callable[..., None], fields: tuple[str, ...], fork_on: tuple[str, ...] = ()) -> Callable[..., None]:
     """``fn(obj, *args)``, which only assigns ``fields`` of ``obj``, run as one path of the caller.
 
     Every feasible path of ``fn`` runs on a copy of ``obj`` (the real function, re-executed),
     and each field becomes ``If(path 1, value 1, If(path 2, ...))``: the caller's path count
     no longer multiplies by ``fn``'s.  Outside an exploration ``fn`` runs as is.
+
+    ``fork_on``: the paths are grouped by the values they leave in these fields (the same
+    terms), and the caller forks once per group, the other fields merged within it.  Paths
+    that differ only in fields later code never branches on (pcpu_block_update()'s left_free,
+    right_free, first_free on chunk_md) then cost no extra path, while the fields the caller
+    does branch on stay plain terms (fully merged, they left the queries undecided).
     """
     import copy
 
@@ -609,14 +635,37 @@ def merged(fn: Callable[..., None], fields: tuple[str, ...]) -> Callable[..., No
             return twin
 
         results = _sub_paths(_CTX[-1], one)
+        if fork_on:
+            groups: dict[tuple[Any, ...], list[tuple[z3.BoolRef, Any]]] = {}
+            for c, t in results:
+                key = tuple(_key(getattr(t, f)) for f in fork_on)
+                groups.setdefault(key, []).append((c, t))
+            alike = list(groups.values())
+            # the groups partition the caller's path: the last one needs no condition
+            results = next((g for g in alike[:-1] if _decide(z3.Or(*[c for c, _ in g]))), alike[-1])
         for f in fields:
             vals = [(c, getattr(t, f)) for c, t in results]
-            if all(isinstance(v, int) and not isinstance(v, SInt) and v == vals[0][1] for _, v in vals):
+            first = vals[0][1]
+            if all(_same(v, first, bool(fork_on)) for _, v in vals):
                 setattr(obj, f, vals[0][1])
                 continue
             setattr(obj, f, _if_chain(vals))
 
     return call
+
+
+def _same(v: Any, w: Any, terms: bool) -> bool:
+    """Equal concrete ints; with ``terms``, also the same term (a field no path of the group changed)."""
+    if terms:
+        return bool(_key(v) == _key(w))
+    return isinstance(v, int) and not isinstance(v, SInt) and v == w
+
+
+def _key(v: Any) -> Any:
+    """A field value's identity: the int, or the AST id of the (hash-consed) term."""
+    if isinstance(v, SInt):
+        return ("term", v.e.get_id())
+    return ("int", v)
 
 
 def merged_value(fn: Callable[..., Any]) -> Callable[..., Any]:
