@@ -107,7 +107,7 @@ proofs-chunk: $(STAMP)
 	$(PY) -m properties.proofs.parametric --lemma chunk_refresh_hint --budget 600
 	$(PY) -m properties.proofs.parametric --lemma chunk_find_fit --budget 300
 	$(PY) -m properties.proofs.parametric --lemma chunk_find_fit --prop fit_found_if_one_exists \
-		--blocks 4 --budget 300
+		--blocks 4 --budget 450
 
 bench-proofs: $(STAMP)
 	$(PY) -m tools.bench_proofs --budget $(BUDGET)
