@@ -6,9 +6,10 @@
 For each block-scope lemma, block sizes 8, 16, 32, ... up to --max-bits are tried
 in order until one does not finish within the budget; for each chunk-scope lemma,
 2, 3, 4 blocks of --chunk-block-bits.  Lemmas with a size-independent proof
-(properties/proofs/parametric.py) then run it once, with the same budget.  A size counts as decided when every property
-is PROVED or REFUTED (exploration complete).  Prints one line per run and the
-largest decided size per lemma.  The budget is counted in Z3 resource units
+(properties/proofs/parametric.py) then run it once, with the same budget; chunk lemmas
+run it on 2, 3, 4 blocks of every size, with --param-budget, until one is not proved.
+A size counts as decided when every property is PROVED or REFUTED (exploration
+complete).  Prints one line per run and the largest decided size per lemma.  The budget is counted in Z3 resource units
 (prove.UNITS_PER_S per "second"), so which sizes are decided does not depend on
 the machine's load; the seconds printed beside them do.
 
@@ -24,7 +25,7 @@ import sys
 
 from properties.proofs.expected import EXPECTED
 from properties.proofs.lemmas import LEMMAS
-from properties.proofs.parametric import DEFAULT_LEMMAS, prove_param
+from properties.proofs.parametric import DEFAULT_LEMMAS, PARAM_LEMMAS, prove_param
 from properties.proofs.prove import PROVED, REFUTED, UNITS_PER_S, prove
 
 CALIBRATION = (("block_update", 32), ("block_update_scan", 32), ("block_find_fit", 16), ("block_refresh_hint", 16),
@@ -44,6 +45,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--lemma", action="append", default=[])
     ap.add_argument("--calibrate", action="store_true", help="measure Z3 units per second on this machine")
     ap.add_argument("--bounded-only", action="store_true", help="skip the every-size proofs (parametric.py)")
+    ap.add_argument("--param-budget", type=float, default=600.0,
+                    help="seconds per every-size chunk proof (2, 3, 4 blocks; its queries use more units per second)")
     try:
         args = ap.parse_args(argv)
     except SystemExit as e:
@@ -51,7 +54,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.calibrate:
         return calibrate()
     names = args.lemma or list(LEMMAS)
-    if any(n not in LEMMAS for n in names) or args.budget <= 0:
+    if any(n not in LEMMAS for n in names) or args.budget <= 0 or args.param_budget <= 0:
         print("bench_proofs: unknown lemma or bad budget", file=sys.stderr)
         return 2
     best: dict[str, str] = {}
@@ -73,19 +76,33 @@ def main(argv: list[str] | None = None) -> int:
             if not ok:
                 break
             best[name] = f"{nb}x{bb} bits"
-        if name in DEFAULT_LEMMAS and not args.bounded_only:
-            rows = prove_param(name, args.budget)
-            ok = all(r.verdict == PROVED for r in rows if (name, r.prop) not in EXPECTED)
-            print(f"{name:<20} block_bits={rows[0].bounds['block_bits']}  {rows[0].seconds:7.1f} s  "
-                  f"{rows[0].units / 1e6:6.1f}M units  paths={rows[0].bounds['paths']:<5} "
-                  f"{'decided' if ok else 'NOT decided'} (every size; rows the bounded proofs refute excluded)",
-                  flush=True)
-            if ok:
-                best[name] += f"; every size {rows[0].bounds['block_bits']} in {rows[0].seconds:.1f} s"
+        if args.bounded_only or name not in PARAM_LEMMAS:
+            continue
+        if name in DEFAULT_LEMMAS:
+            took = every_size(name, args.budget, None)
+            best[name] += f"; every size in {took}" if took else ""
+            continue
+        for nb in range(2, args.max_blocks + 1):  # a chunk lemma: 2, 3, 4 blocks of every size
+            took = every_size(name, args.param_budget, nb)
+            if not took:
+                break
+            best[name] += f"; {nb} blocks of every size in {took}"
     print("\nlargest size decided within the budget:")
     for name, b in best.items():
         print(f"  {name:<20} {b}")
     return 0
+
+
+def every_size(name: str, budget_s: float, nb: int | None) -> str:
+    """Runs the size-independent proof (on ``nb`` blocks for a chunk lemma) once, prints its line;
+    returns its seconds when every row is PROVED (rows the bounded proofs refute excluded), else ""."""
+    rows = prove_param(name, budget_s, blocks=nb)
+    ok = all(r.verdict == PROVED for r in rows if (name, r.prop) not in EXPECTED)
+    print(f"{name:<20} block_bits={rows[0].bounds['block_bits']} blocks={rows[0].bounds['blocks']}  "
+          f"{rows[0].seconds:7.1f} s  {rows[0].units / 1e6:6.1f}M units  paths={rows[0].bounds['paths']:<5} "
+          f"{'decided' if ok else 'NOT decided'} (every size, budget {budget_s:g} s; rows the bounded proofs "
+          "refute excluded)", flush=True)
+    return f"{rows[0].seconds:.1f} s" if ok else ""
 
 
 def calibrate() -> int:

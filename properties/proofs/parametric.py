@@ -40,11 +40,12 @@ are sliced off, and so is the caller's chunk_md.first_free update.
 
 Measured (make proofs-all-sizes, docs/bench/proofs-all-sizes.txt): every
 provable row of the six block lemmas; make proofs-chunk (docs/bench/proofs-chunk.txt):
-chunk_refresh_hint on two blocks of every size, chunk_find_fit's
-fit_found_if_one_exists on two blocks of every size and three of 64 bits.
-Chunk lemmas explore pcpu_block_update's paths instead of merging them (merged,
-chunk_refresh_hint's queries stayed undecided at 1500 s; unmerged, all five
-rows are proved in 334 s).  Before the integer reading, the
+chunk_refresh_hint on two blocks of every size, chunk_find_fit on two blocks of
+every size, and its fit_found_if_one_exists on four.  Chunk lemmas merge
+pcpu_block_update's paths only where they leave the same contig and scan hints
+(sym.merged fork_on; fully merged, chunk_refresh_hint's queries stayed undecided
+at 1500 s; not merged, 3279 paths in 334 s; keyed, 1074 paths in 150-179 s).
+Before the integer reading, the
 bit-vector queries (QF_UFBV) left pcpu_block_update's contig_hint_start and
 right_free rows undecided at 580M units each; tried and dropped then: merged
 paths, one query per path, per-property instantiation sets, two passes,
