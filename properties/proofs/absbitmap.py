@@ -295,6 +295,7 @@ class FactSolver:
         self.bitmaps, self.terms = bitmaps, terms
         self.synced: dict[int, z3.ArithRef] = {}
         self.levels: list[list[int]] = [[]]
+        self.likely_sat = False  # set by the exploration before it asks for a model (sym.Run)
 
     def _sync(self) -> None:
         new = {k: t for k, t in self.terms.args.items() if k not in self.synced}
@@ -323,7 +324,9 @@ class FactSolver:
 
     def check(self) -> z3.CheckSatResult:
         # most infeasible branches are infeasible without the new instances: try without first
-        if any(k not in self.synced for k in self.terms.args) and self.s.check() == z3.unsat:
+        # (not when a model is wanted: that check is nearly always satisfiable)
+        likely_sat, self.likely_sat = self.likely_sat, False
+        if not likely_sat and any(k not in self.synced for k in self.terms.args) and self.s.check() == z3.unsat:
             return z3.unsat
         self._sync()
         return self.s.check()

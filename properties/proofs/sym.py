@@ -411,6 +411,8 @@ class Run(_Ctx):
     def _model(self) -> z3.ModelRef:
         if self.model is None:
             self.checks += 1
+            if hasattr(self.solver, "likely_sat"):
+                self.solver.likely_sat = True
             r = self.budget.check(self.solver)
             if r == z3.unknown:
                 raise Unknown("budget")
