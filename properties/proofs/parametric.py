@@ -289,10 +289,12 @@ def _prove(lm: ParamLemma, budget_s: float, variant: Any, todo: list[str], verbo
         bounds["runs_per_block"] = runs
     bounds |= {"paths": len(ends), "terms": len(args)}
     # pass 1 gives each query a fair share of what is left; pass 2 retries the undecided ones
-    # with the whole remainder (the exact contig_hint rows need the most)
+    # with the whole remainder.  The exact contig_hint rows need the most and come first in the
+    # registry: pass 1 runs the rows last to first, so they get what the cheap rows leave
+    # (block_hint_alloc: 88 s, not 101 s, no longer spending 55M units on a first try)
     results: dict[str, z3.CheckSatResult] = {}
     for pass_ in (1, 2):
-        again = [p for p in todo if results.get(p, z3.unknown) == z3.unknown] if pass_ == 2 else todo
+        again = [p for p in todo if results.get(p, z3.unknown) == z3.unknown] if pass_ == 2 else todo[::-1]
         for k, prop in enumerate(again):
             if vacuity != z3.sat or budget.exhausted():
                 break
