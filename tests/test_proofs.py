@@ -322,6 +322,17 @@ def test_parametric_chunk_fit_holds_on_the_port_and_fails_on_a_mutant() -> None:
     assert [r.verdict for r in mutated] == [NOT_PROVED] and "model" in mutated[0].note
 
 
+@pytest.mark.deep
+def test_parametric_chunk_fit_found_on_four_blocks_of_every_size() -> None:
+    """The chunk-level scale goal's row: fit_found_if_one_exists over four blocks of every size
+    (about 90 s, 1385 paths; make proofs-chunk runs it with the same budget)."""
+    from properties.proofs.parametric import PROVED, prove_param
+
+    rows = prove_param("chunk_find_fit", 450, props=["fit_found_if_one_exists"], blocks=4)
+    assert [r.verdict for r in rows] == [PROVED]
+    assert rows[0].bounds["blocks"] == 4 and rows[0].bounds["block_bits"].startswith("2^k")
+
+
 @pytest.mark.stateful
 def test_parametric_vacuity_is_checked(monkeypatch: pytest.MonkeyPatch) -> None:
     """Contradictory assumptions give VACUOUS, never PROVED."""
