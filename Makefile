@@ -102,7 +102,7 @@ proofs: $(STAMP)
 proofs-all-sizes: $(STAMP)
 	$(PY) -m properties.proofs.parametric --budget $(or $(PBUDGET),300)
 
-# the chunk lemmas that finish (properties/proofs/README.md, docs/bench/proofs-chunk.txt; about 8 minutes)
+# the chunk lemmas that finish (properties/proofs/README.md, docs/bench/proofs-chunk.txt; about 5 minutes)
 proofs-chunk: $(STAMP)
 	$(PY) -m properties.proofs.parametric --lemma chunk_refresh_hint --budget 600
 	$(PY) -m properties.proofs.parametric --lemma chunk_find_fit --budget 300
