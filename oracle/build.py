@@ -20,7 +20,6 @@ Exit status: 0 ok, 2 extraction failed, 3 kernel source unavailable,
 
 from __future__ import annotations
 
-import argparse
 import hashlib
 import os
 import subprocess
@@ -29,6 +28,7 @@ import time
 from pathlib import Path
 
 from oracle import extract
+from properties.oneline_args import OneLineParser
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
@@ -138,7 +138,7 @@ def ensure_library(page_shift: int, ksrc=None, variant: str = "") -> Path:
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap = OneLineParser(description=__doc__.splitlines()[0])
     ap.add_argument("--ksrc", help="kernel tree to use instead of the Debian package")
     ap.add_argument("--page-shift", type=int, action="append", dest="page_shifts",
                     help=f"page shift to build (repeatable; default {PAGE_SHIFTS})")

@@ -13,12 +13,12 @@ ambiguous definition is reported as one line on stderr and exit status 2.
 
 from __future__ import annotations
 
-import argparse
 import sys
 from collections.abc import Iterable
 from pathlib import Path
 
 from oracle.csource import CSource, ExtractError, Piece
+from properties.oneline_args import OneLineParser
 
 # (file, kind, names) in emission order for kernel_defs.h.
 PERCPU_H = ("include/linux/percpu.h", "macro", (
@@ -155,7 +155,7 @@ def generate(ksrc: Path, out: Path, bitops: str = "kernel",
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap = OneLineParser(description=__doc__.splitlines()[0])
     ap.add_argument("--ksrc", type=Path, required=True, help="kernel source tree")
     ap.add_argument("--out", type=Path, required=True, help="output directory")
     ap.add_argument("--bitops", choices=("kernel", "own"), default="kernel",

@@ -18,7 +18,6 @@ run inside a scratch copy of a patched port can hand it to the parent.
 
 from __future__ import annotations
 
-import argparse
 import json
 import random
 import sys
@@ -32,6 +31,7 @@ from properties.configs import parse_config
 from properties.failures import run_machine, write_atomically, write_failure
 from properties.harness import Harness, Variant
 from properties.mutants import ledger_findings
+from properties.oneline_args import OneLineParser
 from properties.registry import CALL_PROPERTIES, PROPERTIES
 from tools.find import parse_seeds, random_calls
 
@@ -268,7 +268,7 @@ def _ledger_files() -> dict[str, str]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m tools.battery")
+    ap = OneLineParser(prog="python -m tools.battery")
     ap.add_argument("--out", default="out/validate")
     ap.add_argument("--module", default=None, help="a Python module of replacement hint functions")
     ap.add_argument("--label", default="faithful")

@@ -10,12 +10,12 @@ alone, in one process.  Prints the ops/s of each and their ratio.
 
 from __future__ import annotations
 
-import argparse
 import random
 import sys
 import time
 
 from impl.boot import boot, small_config
+from properties.oneline_args import OneLineParser
 from tools.c_agreement import new_dynamic_chunk
 
 Op = tuple[int, int, int]  # (1, bits, align) alloc, or (0, index of the alloc op, 0) free
@@ -71,7 +71,7 @@ def run_c(page_shift: int, unit_pages: int, stream: list[Op]) -> tuple[float, li
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m tools.bench_c_vs_port", description=__doc__.splitlines()[0])
+    ap = OneLineParser(prog="python -m tools.bench_c_vs_port", description=__doc__.splitlines()[0])
     ap.add_argument("--ops", type=int, default=20000)
     ap.add_argument("--page-shift", type=int, action="append", dest="shifts", help="default: 12 and 6")
     ap.add_argument("--seed", type=int, default=0)

@@ -20,9 +20,9 @@ figure behind prove.UNITS_PER_S).
 
 from __future__ import annotations
 
-import argparse
 import sys
 
+from properties.oneline_args import OneLineParser
 from properties.proofs.expected import EXPECTED
 from properties.proofs.lemmas import LEMMAS
 from properties.proofs.parametric import DEFAULT_LEMMAS, PARAM_LEMMAS, prove_param
@@ -37,7 +37,7 @@ def decided(rows: list) -> bool:  # type: ignore[type-arg]
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m tools.bench_proofs")
+    ap = OneLineParser(prog="python -m tools.bench_proofs")
     ap.add_argument("--budget", type=float, default=60.0, help="seconds per lemma and size")
     ap.add_argument("--max-bits", type=int, default=1024)
     ap.add_argument("--chunk-block-bits", type=int, default=8)

@@ -23,7 +23,6 @@ plots under ``--out``.
 
 from __future__ import annotations
 
-import argparse
 import sys
 import time
 from collections import Counter
@@ -35,6 +34,7 @@ from impl.boot import boot
 from impl.kernel import GFP_KERNEL
 from impl_areamap.percpu import boot_areamap
 from properties.configs import parse_config
+from properties.oneline_args import OneLineParser
 from tools.bench_counters import counting
 
 SIZES = (4, 16, 64, 256, 1024)
@@ -186,7 +186,7 @@ def fmt_ops(ops: Counter[str]) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m tools.bench_tables")
+    ap = OneLineParser(prog="python -m tools.bench_tables")
     ap.add_argument("--n", type=int, default=10000, help="objects per experiment (the papers: 2^20)")
     ap.add_argument("--growth", default="1000,10000,100000", help="object counts for the growth table")
     ap.add_argument("--contrived", default="500,1000,2000,4000", help="object counts for 4-byte/8-aligned")

@@ -18,7 +18,6 @@ Page shifts run in parallel processes, one per shift.
 
 from __future__ import annotations
 
-import argparse
 import random
 import sys
 import time
@@ -29,6 +28,7 @@ from typing import Any
 from impl.boot import boot, small_config
 from impl.internal import pcpu_chunk
 from impl.percpu import Percpu
+from properties.oneline_args import OneLineParser
 
 STREAM_OPS = 2000
 FIRST_BASE = 1 << 32
@@ -179,7 +179,7 @@ def report(results: list[Agreement]) -> bool:
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m tools.c_agreement", description=__doc__.splitlines()[0])
+    ap = OneLineParser(prog="python -m tools.c_agreement", description=__doc__.splitlines()[0])
     ap.add_argument("--ops", type=int, default=1_000_000, help="operations per page shift")
     ap.add_argument("--page-shift", type=int, action="append", dest="shifts", help="default: 12 and 6")
     ap.add_argument("--seed", type=int, default=0)

@@ -9,7 +9,6 @@ debugging and written as a counterexample file.
 
 from __future__ import annotations
 
-import argparse
 import random
 import sys
 from pathlib import Path
@@ -17,6 +16,7 @@ from pathlib import Path
 from properties import litmus
 from properties.configs import ConfigError, parse_config
 from properties.harness import Harness, Variant
+from properties.oneline_args import OneLineParser
 
 
 def random_calls(h: Harness, rng: random.Random, steps: int) -> None:
@@ -81,7 +81,7 @@ def parse_seeds(text: str) -> list[int]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m tools.find")
+    ap = OneLineParser(prog="python -m tools.find")
     ap.add_argument("--config", default="small16")
     ap.add_argument("--seeds", default="0-9")
     ap.add_argument("--steps", type=int, default=400)

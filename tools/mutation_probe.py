@@ -16,7 +16,6 @@ prints ``SURVIVED`` and exits 0.  Deterministic: the seeds are printed.
 
 from __future__ import annotations
 
-import argparse
 import random
 import sys
 from collections.abc import Iterator
@@ -26,6 +25,7 @@ from typing import Any
 from properties import litmus
 from properties.harness import Variant
 from properties.mutants import TOLERATED
+from properties.oneline_args import OneLineParser
 from tools.find import campaign, parse_seeds
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -164,7 +164,7 @@ def probe(seeds: list[int], steps: int) -> list[str]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m tools.mutation_probe")
+    ap = OneLineParser(prog="python -m tools.mutation_probe")
     ap.add_argument("--seeds", default="0-2")
     ap.add_argument("--steps", type=int, default=250)
     args = ap.parse_args(argv)

@@ -26,7 +26,6 @@ Deterministic: no randomness, the operation order is fixed.
 
 from __future__ import annotations
 
-import argparse
 import sys
 import time
 from collections import deque
@@ -36,6 +35,7 @@ from impl.boot import boot, small_config
 from impl.internal import pcpu_chunk
 from impl.percpu import Percpu
 from properties.mutants import Mutant
+from properties.oneline_args import OneLineParser
 from tools.mutation_witness import COUNTED, SURVIVORS, Witness
 
 State = tuple[int, int, int, int, tuple[int, ...], tuple[tuple[int, ...], ...]]
@@ -202,7 +202,7 @@ def path_to(parent: dict[State, tuple[State, Op] | None], s: State) -> list[Op]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="mutation_reach", description=__doc__.split("\n\n")[0])
+    ap = OneLineParser(prog="mutation_reach", description=__doc__.split("\n\n")[0])
     ap.add_argument("--block-bits", type=int, default=4, choices=(4, 8, 16))
     ap.add_argument("--blocks", type=int, default=3, choices=range(1, 5))
     ap.add_argument("--holed", action="store_true", help="leave the middle page unpopulated; try atomic requests")

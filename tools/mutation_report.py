@@ -12,12 +12,13 @@ the TOML file with a one-line argument each).
 
 from __future__ import annotations
 
-import argparse
 import sqlite3
 import sys
 import tomllib
 from collections import defaultdict
 from pathlib import Path
+
+from properties.oneline_args import OneLineParser
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -51,7 +52,7 @@ def load(session: Path) -> list[dict[str, object]]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m tools.mutation_report")
+    ap = OneLineParser(prog="python -m tools.mutation_report")
     ap.add_argument("session")
     ap.add_argument("--equivalent", default=str(ROOT / "docs" / "mutation" / "equivalent.toml"))
     args = ap.parse_args(argv)

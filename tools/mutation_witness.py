@@ -23,7 +23,6 @@ must then be killed by a check.  Deterministic: seeds are printed.
 
 from __future__ import annotations
 
-import argparse
 import random
 import sys
 from collections import Counter
@@ -35,6 +34,7 @@ from impl.percpu import Percpu
 from properties.configs import parse_config
 from properties.harness import Harness
 from properties.mutants import Mutant, MutantBuildError
+from properties.oneline_args import OneLineParser
 from tools.find import parse_seeds, random_calls
 from tools.mutation_probe import c_differential
 
@@ -261,7 +261,7 @@ def harness_walks(witness: Witness, seeds: list[int], steps: int) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m tools.mutation_witness")
+    ap = OneLineParser(prog="python -m tools.mutation_witness")
     ap.add_argument("--seeds", default="0-499", help="chunk-level C-differential seeds for the counters")
     ap.add_argument("--mutant-seeds", default="0-49", help="chunk-level seeds for each mutant vs the C")
     ap.add_argument("--steps", type=int, default=600)

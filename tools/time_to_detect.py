@@ -13,7 +13,6 @@ first detecting seed's calls).  Deterministic apart from the wall times.
 
 from __future__ import annotations
 
-import argparse
 import importlib.util
 import statistics
 import sys
@@ -26,6 +25,7 @@ from typing import Any
 from impl.percpu import Percpu
 from properties import litmus
 from properties.mutants import MUTANTS, TOLERATED
+from properties.oneline_args import OneLineParser
 from tools.find import campaign, parse_seeds
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -91,7 +91,7 @@ def measure(name: str, apply: Callable[[Percpu], None], cfg: str, seeds: list[in
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m tools.time_to_detect")
+    ap = OneLineParser(prog="python -m tools.time_to_detect")
     ap.add_argument("--seeds", default="0-4")
     ap.add_argument("--steps", type=int, default=800)
     ap.add_argument("--config", default="small16")

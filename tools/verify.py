@@ -32,6 +32,7 @@ from properties import branch_coverage, litmus
 from properties.configs import SMP_PRESETS, parse_config
 from properties.harness import Harness
 from properties.machine import make_machine
+from properties.oneline_args import OneLineParser
 from properties.registry import CALL_PROPERTIES, PROPERTIES
 from tools import c_agreement, trace
 from tools.find import random_calls
@@ -162,7 +163,7 @@ def all_sizes_step(budget_s: float = 300.0) -> bool:
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m tools.verify")
+    ap = OneLineParser(prog="python -m tools.verify")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--steps", type=int, default=1500, help="steps per seeded walk")
     ap.add_argument("--walks", type=int, default=4, help="seeded walks per configuration")

@@ -8,10 +8,10 @@ expected-refuted table (ledger findings); any other refutation fails the run
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 
+from properties.oneline_args import OneLineParser
 from properties.proofs.expected import EXPECTED, expectation
 from properties.proofs.lemmas import LEMMAS
 from properties.proofs.prove import REFUTED, Row, prove
@@ -52,7 +52,7 @@ def run(names: list[str], block_bits: int, blocks: int | None, runs: int, budget
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m properties.proofs")
+    ap = OneLineParser(prog="python -m properties.proofs")
     ap.add_argument("--lemma", action="append", default=[], help="lemma name (repeatable); default all")
     ap.add_argument("--block-bits", type=int, default=8)
     ap.add_argument("--blocks", type=int, default=0, help="blocks for chunk-level lemmas (default: each lemma's)")

@@ -71,6 +71,7 @@ import z3
 from impl.internal import MD_FIELDS, pcpu_block_md, pcpu_chunk
 from impl.percpu import Percpu
 from properties import invariants  # noqa: F401  (registers the inv_* properties)
+from properties.oneline_args import OneLineParser
 from properties.proofs.absbitmap import (
     AbsBitmap,
     AbsTruth,
@@ -347,11 +348,10 @@ def run(names: list[str], budget_s: float, props: list[str] | None = None, verbo
 
 
 def main(argv: list[str] | None = None) -> int:
-    import argparse
     import sys
 
-    ap = argparse.ArgumentParser(prog="python -m properties.proofs.parametric",
-                                 description="block hint lemmas for every block size")
+    ap = OneLineParser(prog="python -m properties.proofs.parametric",
+                       description="block hint lemmas for every block size")
     others = [m for m in PARAM_LEMMAS if m not in DEFAULT_LEMMAS]
     ap.add_argument("--lemma", action="append", default=[], help="a lemma (repeatable); default the block "
                     f"lemmas: {', '.join(DEFAULT_LEMMAS)}; also {', '.join(others)}")
