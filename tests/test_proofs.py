@@ -26,6 +26,7 @@ from properties import litmus
 from properties.proofs.expected import EXPECTED, TRIAGE, expectation
 from properties.proofs.lemmas import LEMMAS
 from properties.proofs.mutants import ALL, FOR_LEMMA
+from properties.proofs.parametric import FORK_ON
 from properties.proofs.prove import REFUTED, UNITS_PER_S, VACUOUS, prove
 from properties.proofs.sym import SInt
 from properties.proofs.symbitmap import Runs, SymBitmap, SymTruth, SymWindow
@@ -182,7 +183,7 @@ def test_merged_block_update_equals_the_concrete_call() -> None:
 
 
 @pytest.mark.stateful
-@pytest.mark.parametrize("fork_on", [(), ("contig_hint", "contig_hint_start", "scan_hint", "scan_hint_start")])
+@pytest.mark.parametrize("fork_on", [(), FORK_ON])  # unkeyed (the bounded lemmas), keyed (parametric.py)
 def test_two_merged_block_updates_equal_the_concrete_calls(fork_on: tuple[str, ...]) -> None:
     """sym.merged twice in a row (replayed paths reuse the first exploration of each call), with and
     without forking on the fields later code branches on: exactly one path holds for each input,

@@ -223,7 +223,7 @@ def _prove(lm: ParamLemma, budget_s: float, variant: Any, todo: list[str], verbo
         pcpu.pcpu_block_update = merged(pcpu.pcpu_block_update, MD_FIELDS, fork_on=FORK_ON)  # type: ignore[method-assign]
     # pcpu_block_update()'s paths are merged where they leave the same contig and scan hints
     # (sym.merged fork_on): chunk_refresh_hint on two blocks, 1074 paths and all five rows proved
-    # in 244 s.  Fully merged (as prove.merge_block_update), 89 paths but two rows undecided at
+    # in 150-179 s.  Fully merged (as prove.merge_block_update), 89 paths but two rows undecided at
     # 1500 s; not merged, 3279 paths in 334 s (docs/bench/proofs-chunk.txt)
     pre_j = Judge.of(inst.pre, "pre", n, nb, pcpu.PCPU_BITMAP_BLOCK_BITS)
     pre_fs = [pre_j.holds(p, inst.chunk) for p in lm.pre]

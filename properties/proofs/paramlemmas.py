@@ -264,7 +264,9 @@ PARAM_LEMMAS: dict[str, ParamLemma] = {
                    post=tuple(BLOCK_PROPS + CHUNK_PROPS), pre=tuple(BLOCK_PROPS + CHUNK_PROPS), blocks=2),
         ParamLemma("chunk_refresh_hint", "pcpu_chunk_refresh_hint", setup_chunk_refresh, POW2_SIZES,
                    post=tuple(CHUNK_PROPS), pre=("inv_chunk_first_free_lower", "inv_chunk_scan_hint", *BLOCK_PROPS),
-                   blocks=2, explore_pre=False),  # with: 1545 paths in 390M units, unfinished; without: 3279 in 134M
+                   # measured with pcpu_block_update unmerged: path checks with the preconditions,
+                   # 1545 paths in 390M units, unfinished; without, 3279 paths in 134M
+                   blocks=2, explore_pre=False),
         ParamLemma("chunk_hint_alloc", "pcpu_block_update_hint_alloc", setup_chunk_hint_alloc, POW2_SIZES,
                    post=tuple(BLOCK_PROPS + CHUNK_PROPS), pre=tuple(BLOCK_PROPS + CHUNK_PROPS), blocks=2,
                    runs_bound=True),
