@@ -147,19 +147,13 @@ def proofs_step(block_bits: int = 8, budget_s: float = 20.0) -> bool:
     return ok
 
 
-# the every-size lemmas make verify runs (about 80 s); block_hint_alloc (about 2 min) is left to
-# make proofs-all-sizes
-SLOW_ALL_SIZES = ("block_hint_alloc",)
-
-
 def all_sizes_step(budget_s: float = 300.0) -> bool:
     """Block lemmas proved for every block size (properties/proofs/parametric.py); none may be left open."""
     from properties.proofs.parametric import DEFAULT_LEMMAS
     from properties.proofs.parametric import run as run_param
 
-    print(f"\n== hint-invariant proofs for every block size (Z3, budget {budget_s:g} s per lemma; "
-          "make proofs-all-sizes adds block_hint_alloc)")
-    return not run_param([m for m in DEFAULT_LEMMAS if m not in SLOW_ALL_SIZES], budget_s)
+    print(f"\n== hint-invariant proofs for every block size (Z3, budget {budget_s:g} s per lemma)")
+    return not run_param(DEFAULT_LEMMAS, budget_s)
 
 
 def main(argv: list[str] | None = None) -> int:

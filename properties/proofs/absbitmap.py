@@ -79,22 +79,32 @@ class AbsBitmap:
         self.name, self.n, self.terms, self.base, self.changed, self.op = name, n, terms, base, changed, op
         self.pu_args: dict[int, z3.ArithRef] = {}  # where pu was applied: its facts are instantiated there
         self.facts: dict[tuple[int, ...], list[z3.BoolRef]] = {}  # axioms' instances, by the terms' AST ids
+        # nu and nf by their argument's AST id (with the argument, which keeps the id alive): the
+        # axioms' pair instances ask for the same ones over and over (block_hint_alloc: 1892 pairs)
+        self.memo: dict[tuple[str, int], tuple[z3.ArithRef, z3.ArithRef]] = {}
         if base is None:
             self.fnu = z3.Function(f"{name}.nu", sort(), sort())
             self.fnf = z3.Function(f"{name}.nf", sort(), sort())
             self.fpu = z3.Function(f"{name}.pu", sort(), sort())
 
     def nu(self, p: Any) -> z3.ArithRef:
-        q = self.terms.add(lift(p))
-        if self.base is None:
-            return self.fnu(q)
-        return self._near(q, self.base.nu, self.op == "free")
+        return self._next("nu", p)
 
     def nf(self, p: Any) -> z3.ArithRef:
-        q = self.terms.add(lift(p))
-        if self.base is None:
-            return self.fnf(q)
-        return self._near(q, self.base.nf, self.op == "alloc")
+        return self._next("nf", p)
+
+    def _next(self, what: str, p: Any) -> z3.ArithRef:
+        x = lift(p)
+        key = (what, x.get_id())
+        if key not in self.memo:
+            q = self.terms.add(x)
+            if self.base is None:
+                v = (self.fnu if what == "nu" else self.fnf)(q)
+            else:
+                before = self.base.nu if what == "nu" else self.base.nf
+                v = self._near(q, before, self.op == ("free" if what == "nu" else "alloc"))
+            self.memo[key] = (x, v)
+        return self.memo[key][1]
 
     def _near(self, q: z3.ArithRef, before: Any, cleared: bool) -> z3.ArithRef:
         """The next bit of one kind at or after q; ``cleared``: [s, e) holds none of that kind now, else all."""

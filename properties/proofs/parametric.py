@@ -261,7 +261,8 @@ def _prove(lm: ParamLemma, budget_s: float, variant: Any, todo: list[str], verbo
         complete, why = False, "assumptions unsatisfiable"
     try:
         if complete:
-            explore(explorer, run, on_path, budget=Budget(int(0.5 * budget.units), parent=budget))
+            explore(explorer, run, on_path, budget=Budget(int(0.5 * budget.units), parent=budget),
+                    keep=nb == 1, jobs=jobs if nb == 1 else 1)
     except (Unknown, PathLimit) as e:
         complete, why = False, str(e)
     explored_units, explored_s = budget.used, time.perf_counter() - t0
