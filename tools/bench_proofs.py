@@ -2,6 +2,7 @@
 
     python -m tools.bench_proofs [--budget 60] [--max-bits 1024] [--lemma NAME]...
     python -m tools.bench_proofs --calibrate
+    python -m tools.bench_proofs --jobs-ratio block_hint_alloc
 
 For each block-scope lemma, block sizes 8, 16, 32, ... up to --max-bits are tried
 in order until one does not finish within the budget; for each chunk-scope lemma,
@@ -16,6 +17,10 @@ the machine's load; the seconds printed beside them do.
 ``--calibrate`` runs lemmas that are decided quickly without a budget and prints
 the Z3 units per second of wall-clock time this machine delivers on them (the
 figure behind prove.UNITS_PER_S).
+
+``--jobs-ratio NAME`` runs NAME's every-size proof in one process and then in
+parametric.JOBS forked processes, in one run, and prints both times and their ratio
+(the machine's load changes from minute to minute; the ratio is the figure to quote).
 """
 
 from __future__ import annotations
@@ -25,7 +30,7 @@ import sys
 from properties.oneline_args import OneLineParser
 from properties.proofs.expected import EXPECTED
 from properties.proofs.lemmas import LEMMAS
-from properties.proofs.parametric import DEFAULT_LEMMAS, PARAM_LEMMAS, prove_param
+from properties.proofs.parametric import DEFAULT_LEMMAS, JOBS, PARAM_LEMMAS, prove_param
 from properties.proofs.prove import PROVED, REFUTED, UNITS_PER_S, prove
 
 CALIBRATION = (("block_update", 32), ("block_update_scan", 32), ("block_find_fit", 16), ("block_refresh_hint", 16),
@@ -44,6 +49,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--max-blocks", type=int, default=4)
     ap.add_argument("--lemma", action="append", default=[])
     ap.add_argument("--calibrate", action="store_true", help="measure Z3 units per second on this machine")
+    ap.add_argument("--jobs-ratio", metavar="LEMMA", choices=list(PARAM_LEMMAS),
+                    help="time an every-size proof in one process and in parametric.JOBS, in one run")
     ap.add_argument("--bounded-only", action="store_true", help="skip the every-size proofs (parametric.py)")
     ap.add_argument("--param-budget", type=float, default=600.0,
                     help="seconds per every-size chunk proof (2, 3, 4 blocks; its queries use more units per second)")
@@ -53,6 +60,8 @@ def main(argv: list[str] | None = None) -> int:
         return 2 if e.code else 0
     if args.calibrate:
         return calibrate()
+    if args.jobs_ratio:
+        return jobs_ratio(args.jobs_ratio, args.param_budget)
     names = args.lemma or list(LEMMAS)
     if any(n not in LEMMAS for n in names) or args.budget <= 0 or args.param_budget <= 0:
         print("bench_proofs: unknown lemma or bad budget", file=sys.stderr)
@@ -96,13 +105,26 @@ def main(argv: list[str] | None = None) -> int:
 def every_size(name: str, budget_s: float, nb: int | None) -> str:
     """Runs the size-independent proof (on ``nb`` blocks for a chunk lemma) once, prints its line;
     returns its seconds when every row is PROVED (rows the bounded proofs refute excluded), else ""."""
-    rows = prove_param(name, budget_s, blocks=nb)
+    rows = prove_param(name, budget_s, blocks=nb, jobs=JOBS)
     ok = all(r.verdict == PROVED for r in rows if (name, r.prop) not in EXPECTED)
     print(f"{name:<20} block_bits={rows[0].bounds['block_bits']} blocks={rows[0].bounds['blocks']}  "
           f"{rows[0].seconds:7.1f} s  {rows[0].units / 1e6:6.1f}M units  paths={rows[0].bounds['paths']:<5} "
           f"{'decided' if ok else 'NOT decided'} (every size, budget {budget_s:g} s; rows the bounded proofs "
           "refute excluded)", flush=True)
     return f"{rows[0].seconds:.1f} s" if ok else ""
+
+
+def jobs_ratio(name: str, budget_s: float) -> int:
+    """One process, then parametric.JOBS: seconds, units and verdicts of each, and the ratio of the times."""
+    took = []
+    for jobs in (1, JOBS):
+        rows = prove_param(name, budget_s, jobs=jobs)
+        proved = sum(r.verdict == PROVED for r in rows)
+        took.append(rows[0].seconds)
+        print(f"{name:<20} jobs={jobs}  {rows[0].seconds:7.1f} s  {rows[0].units / 1e6:6.1f}M units  "
+              f"{proved} of {len(rows)} proved", flush=True)
+    print(f"{name}: {took[0] / took[1]:.2f}x faster in {JOBS} processes (same machine, one run)")
+    return 0
 
 
 def calibrate() -> int:

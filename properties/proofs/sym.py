@@ -551,6 +551,9 @@ def _one_path(solver: z3.Solver, fn: Callable[[], Any], prefix: list[bool], pend
     return end
 
 
+SPLIT = 4  # subtrees per process (10: block_hint_alloc's children 53 and 50 paths, but no faster)
+
+
 def _forked_paths(solver: z3.Solver, fn: Callable[[], Any], on_path: Callable[[PathEnd, Run], None],
                   max_depth: int, budget: Budget, trail: list[z3.BoolRef], jobs: int
                   ) -> tuple[list[list[bool]], list[list[bool]]]:
@@ -565,10 +568,16 @@ def _forked_paths(solver: z3.Solver, fn: Callable[[], Any], on_path: Callable[[P
     from properties.proofs.parallel import forked
 
     pending: list[list[bool]] = [[]]
-    while pending and len(pending) < 4 * jobs:
+    while pending and len(pending) < SPLIT * jobs:
         pending.sort(key=len)
         _one_path(solver, fn, pending.pop(0), pending, max_depth, budget, trail, on_path)
     units = budget.remaining() // jobs
+    # shallow subtrees tend to be the large ones: deal them out shallowest first, in a snake
+    pending.sort(key=len)
+    parts: list[list[list[bool]]] = [[] for _ in range(jobs)]
+    for k, prefix in enumerate(pending):
+        lap, j = divmod(k, jobs)
+        parts[j if lap % 2 == 0 else jobs - 1 - j].append(prefix)
 
     def child(part: list[list[bool]]) -> tuple[list[list[bool]], int, str, str]:
         b, todo, paths = Budget(units), part[::-1], []
@@ -582,7 +591,7 @@ def _forked_paths(solver: z3.Solver, fn: Callable[[], Any], on_path: Callable[[P
         return paths, b.used, "", ""
 
     found: list[list[bool]] = []
-    for paths, used, kind, why in forked([functools.partial(child, pending[j::jobs]) for j in range(jobs)], jobs):
+    for paths, used, kind, why in forked([functools.partial(child, part) for part in parts], jobs):
         budget.charge(used)
         if kind:
             raise (Unknown if kind == "Unknown" else PathLimit)(why)
