@@ -58,8 +58,10 @@ def rounds(query: Callable[[str, Budget, int], str], items: list[str], budget: B
 
     jobs == 1: one after the other in this process; item k may use ``remaining // (len - k)``
     (``share``), so what the early items leave goes to the later ones.  jobs > 1: in rounds
-    of ``jobs`` forked processes, each item given ``remaining // items left`` when its round
-    starts, and the round's units charged when it ends.  Items past an exhausted budget are
+    of ``jobs`` forked processes; when a round starts, its k-th item is given what is left
+    over the items left from it on (as if the round ran in order and its earlier items used
+    nothing), capped so the round holds at most what is left; the round's units are charged
+    when it ends.  Items past an exhausted budget are
     not run (absent from the result).
     """
     done: dict[str, str] = {}
@@ -77,9 +79,14 @@ def rounds(query: Callable[[str, Budget, int], str], items: list[str], budget: B
     for at in range(0, len(items), jobs):
         if budget.exhausted():
             break
-        units = budget.remaining() // (len(items) - at)
+        # as if the round's items ran one after the other and each left all it was given
+        # unused: the k-th gets what is left over the items left from it on, capped so the
+        # round never holds more than what is left
+        left, units = budget.remaining(), list[int]()
+        for k in range(min(jobs, len(items) - at)):
+            units.append(min(left // (len(items) - at - k), left - sum(units)))
         batch = items[at:at + jobs]
-        results = forked([functools.partial(child, i, units) for i in batch], jobs)
+        results = forked([functools.partial(child, i, u) for i, u in zip(batch, units, strict=True)], jobs)
         for item, (r, used) in zip(batch, results, strict=True):
             budget.charge(used)
             done[item] = r
