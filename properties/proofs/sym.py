@@ -415,11 +415,16 @@ class Run(_Ctx):
         self.subs = 0  # merged calls made so far (sym._sub_paths)
         # what the solver holds above the exploration's base, one push level per condition: the
         # previous path's, kept as far as this one re-asserts the same (explore)
-        self.trail: list[z3.BoolRef] = [] if trail is None else trail
+        # (None: no levels of its own; the caller pushed one for the whole path)
+        self.trail = trail
 
     def _assert(self, c: z3.BoolRef) -> None:
         """Appends ``c`` to the path condition; a replay of a kept level asserts nothing."""
         j, t = len(self.conds), self.trail
+        if t is None:
+            self.conds.append(c)
+            self.solver.add(c)
+            return
         if j < len(t) and t[j].eq(c):
             self.conds.append(c)
             return
@@ -431,7 +436,7 @@ class Run(_Ctx):
 
     def cut(self) -> None:
         """Pops the kept levels past this path's conditions: the solver then holds exactly them."""
-        while len(self.trail) > len(self.conds):
+        while self.trail is not None and len(self.trail) > len(self.conds):
             self.solver.pop()
             self.trail.pop()
 
@@ -504,7 +509,8 @@ def explore(
     budget = budget or Budget()
     trail: list[z3.BoolRef] = []
     _SUB_CACHE.clear()
-    solver.push()
+    if keep:
+        solver.push()
     try:
         pending: list[list[bool]] = [[]]
         found: list[list[bool]] = []
@@ -516,20 +522,24 @@ def explore(
             n += 1
             if n > max_paths:
                 raise PathLimit(f"more than {max_paths} paths")
-            while trail and not keep:  # every path from the base up
+            if keep:
+                _one_path(solver, fn, prefix, pending, max_depth, budget, trail, on_path)
+                continue
+            solver.push()  # every path from the base up, in one level of its own
+            try:
+                _one_path(solver, fn, prefix, pending, max_depth, budget, None, on_path)
+            finally:
                 solver.pop()
-                trail.pop()
-            _one_path(solver, fn, prefix, pending, max_depth, budget, trail, on_path)
         for decisions in found:  # the children's paths, replayed: every decision is known, no check
             _one_path(solver, fn, decisions, [], max_depth, budget, trail, on_path)
         return n + len(found)
     finally:
-        for _ in range(len(trail) + 1):
+        for _ in range(len(trail) + 1 if keep else 0):
             solver.pop()
 
 
 def _one_path(solver: z3.Solver, fn: Callable[[], Any], prefix: list[bool], pending: list[list[bool]],
-              max_depth: int, budget: Budget, trail: list[z3.BoolRef],
+              max_depth: int, budget: Budget, trail: list[z3.BoolRef] | None,
               on_path: Callable[[PathEnd, Run], None] | None) -> PathEnd | None:
     """One run of ``fn`` along ``prefix``: its end (given to ``on_path``), or None if infeasible."""
     run = Run(solver, prefix, pending, max_depth, budget, trail)
