@@ -38,8 +38,13 @@ Block-scope lemmas judge block hints only, as in the bounded proofs: the
 chunk_md updates (pcpu_chunk_refresh_hint and pcpu_block_update on chunk_md)
 are sliced off, and so is the caller's chunk_md.first_free update.
 
+The exploration (block lemmas) and the queries run in ``jobs`` forked processes
+(parallel.py, sym._forked_paths) with every split fixed before a child starts, so
+the verdicts and units depend on ``jobs`` (default JOBS = 2), never on the machine.
+Rows the bounded proofs refute (expected.EXPECTED) are not queried unless asked.
+
 Measured (make proofs-all-sizes, docs/bench/proofs-all-sizes.txt): every
-provable row of the six block lemmas; make proofs-chunk (docs/bench/proofs-chunk.txt):
+provable row of the six block lemmas, 78 s for all six; make proofs-chunk (docs/bench/proofs-chunk.txt):
 chunk_refresh_hint on two blocks of every size, chunk_find_fit on two blocks of
 every size, and its fit_found_if_one_exists on four.  Chunk lemmas merge
 pcpu_block_update's paths only where they leave the same contig and scan hints
