@@ -324,6 +324,18 @@ def test_parametric_chunk_fit_holds_on_the_port_and_fails_on_a_mutant() -> None:
 
 
 @pytest.mark.deep
+def test_parametric_chunk_fit_both_rows_on_two_blocks_within_make_proofs_chunk_budget() -> None:
+    """Both fit rows on two blocks of every size, as make proofs-chunk runs them (300 s, about 45 s).
+
+    Guards the pass-1 order: with fit_start_leads_to_fit queried first it ran out in both
+    passes (NOT PROVED at 390M units)."""
+    from properties.proofs.parametric import PROVED, prove_param
+
+    rows = prove_param("chunk_find_fit", 300)
+    assert {r.prop: r.verdict for r in rows} == {"fit_start_leads_to_fit": PROVED, "fit_found_if_one_exists": PROVED}
+
+
+@pytest.mark.deep
 def test_parametric_chunk_fit_found_on_four_blocks_of_every_size() -> None:
     """The chunk-level scale goal's row: fit_found_if_one_exists over four blocks of every size
     (about 90 s, 1385 paths; make proofs-chunk runs it with the same budget)."""
