@@ -228,6 +228,8 @@ def _prove(lm: ParamLemma, budget_s: float, variant: Any, todo: list[str], verbo
     terms = Terms()
     n, nb = var("n") if block_bits is None else z3.IntVal(block_bits), lm.blocks
     inst = lm.setup(n, terms)
+    for bm in {id(b): b for b in (inst.pre, inst.post)}.values():
+        bm.memoize = nb == 1  # absbitmap.AbsBitmap.memoize
     pcpu.PCPU_BITMAP_BLOCK_BITS = BlockBits(n)  # type: ignore[assignment]
     # the chunk geometry helpers of percpu-internal.h, for a chunk of nb blocks of n bits
     pcpu.pcpu_chunk_map_bits = lambda chunk: SInt(nb * n)  # type: ignore[method-assign,assignment,return-value]
