@@ -61,8 +61,7 @@ def rounds(query: Callable[[str, Budget, int], str], items: list[str], budget: B
     of ``jobs`` forked processes; when a round starts, its k-th item is given what is left
     over the items left from it on (as if the round ran in order and its earlier items used
     nothing), capped so the round holds at most what is left; the round's units are charged
-    when it ends.  Items past an exhausted budget are
-    not run (absent from the result).
+    when it ends.  Items past an exhausted budget are not run (absent from the result).
     """
     done: dict[str, str] = {}
     if jobs <= 1:

@@ -158,8 +158,8 @@ def prove_param(name: str, budget_s: float = 300.0, variant: Any = None, props: 
     power-of-two block size instead of every size.  The port's rows the bounded proofs refute
     (ledger findings, expected.EXPECTED) cannot hold for every size and are not queried
     unless ``ledger_rows`` (block_hint_alloc's F3 row took 29-37M units, 13 s).  ``jobs``:
-    processes for the first pass of queries (the verdicts and units depend on it, not on the
-    machine).
+    forked processes for a block lemma's exploration and queries (the verdicts and units
+    depend on it, not on the machine; chunk lemmas run in one).
     """
     fresh_z3_context()
     ALIGNED.clear()
@@ -215,11 +215,14 @@ class Judge:
 def _prove(lm: ParamLemma, budget_s: float, variant: Any, todo: list[str], verbose: bool, runs: int,
            block_bits: int | None, ledger_rows: bool, jobs: int) -> list[Row]:
     t0 = time.perf_counter()
-    # the chunk lemmas run in one process: their queries in forked rounds cost more units
-    # (chunk_refresh_hint 696M against 581M; chunk_find_fit's fit_start_leads_to_fit on two
-    # blocks ran out of a 300 s budget it is proved in), and their merged calls' results
-    # (sym._sub_paths) do not cross to a forked exploration's parent
-    jobs = jobs if lm.blocks == 1 else 1
+    # what speeds up a block lemma is kept from the chunk lemmas, each measured on them: solver
+    # levels kept between paths (sym.explore keep: chunk_find_fit's query on 4 blocks then took
+    # 520M units, not 359M), the nu/nf memo (AbsBitmap.memoize: over 585M, not 392.6M) and forked
+    # processes (their query rounds cost more units, chunk_refresh_hint 696M against 581M, and
+    # chunk_find_fit's fit_start_leads_to_fit on two blocks ran out of a 300 s budget it is proved
+    # in; their merged calls' results, sym._sub_paths, do not cross to a forked exploration's parent)
+    block = lm.blocks == 1
+    jobs = jobs if block else 1
     refuted = {} if ledger_rows else {p: EXPECTED[(lm.name, p)] for p in todo if (lm.name, p) in EXPECTED}
     budget = Budget(max(1, int(budget_s * UNITS_PER_S)))
     pcpu = percpu_for(8)
@@ -228,8 +231,8 @@ def _prove(lm: ParamLemma, budget_s: float, variant: Any, todo: list[str], verbo
     terms = Terms()
     n, nb = var("n") if block_bits is None else z3.IntVal(block_bits), lm.blocks
     inst = lm.setup(n, terms)
-    for bm in {id(b): b for b in (inst.pre, inst.post)}.values():
-        bm.memoize = nb == 1  # absbitmap.AbsBitmap.memoize
+    for bm in (inst.pre, inst.post):
+        bm.memoize = block
     pcpu.PCPU_BITMAP_BLOCK_BITS = BlockBits(n)  # type: ignore[assignment]
     # the chunk geometry helpers of percpu-internal.h, for a chunk of nb blocks of n bits
     pcpu.pcpu_chunk_map_bits = lambda chunk: SInt(nb * n)  # type: ignore[method-assign,assignment,return-value]
@@ -274,7 +277,7 @@ def _prove(lm: ParamLemma, budget_s: float, variant: Any, todo: list[str], verbo
     try:
         if complete:
             explore(explorer, run, on_path, budget=Budget(int(0.5 * budget.units), parent=budget),
-                    keep=nb == 1, jobs=jobs)
+                    keep=block, jobs=jobs)
     except (Unknown, PathLimit) as e:
         complete, why = False, str(e)
     explored_units, explored_s = budget.used, time.perf_counter() - t0
@@ -353,7 +356,7 @@ def _prove(lm: ParamLemma, budget_s: float, variant: Any, todo: list[str], verbo
     return rows
 
 
-# processes for the queries' first pass in make's runs (a fixed number: the unit counts depend on it)
+# forked processes for the block lemmas in make's runs (a fixed number: the unit counts depend on it)
 JOBS = 2
 _RESULTS = {str(r): r for r in (z3.sat, z3.unsat, z3.unknown)}
 
@@ -405,7 +408,8 @@ def main(argv: list[str] | None = None) -> int:
                     help="one power-of-two block size instead of every size (chunk lemmas: e.g. 64)")
     ap.add_argument("--ledger-rows", action="store_true",
                     help="query the rows the bounded proofs refute (ledger findings) too")
-    ap.add_argument("--jobs", type=int, default=JOBS, help=f"processes for the first pass of queries (default {JOBS})")
+    ap.add_argument("--jobs", type=int, default=JOBS,
+                    help=f"forked processes for a block lemma (default {JOBS}; chunk lemmas run in one)")
     ap.add_argument("--verbose", action="store_true", help="one line per solver query")
     try:
         args = ap.parse_args(argv)

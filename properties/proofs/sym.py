@@ -514,9 +514,10 @@ def explore(
     try:
         pending: list[list[bool]] = [[]]
         found: list[list[bool]] = []
-        if jobs > 1:
-            pending, found = _forked_paths(solver, fn, on_path, max_depth, budget, trail, jobs)
         n = 0
+        if jobs > 1:  # the children explore it all: nothing is left pending here
+            found, n = _forked_paths(solver, fn, on_path, max_depth, budget, trail, jobs)
+            pending = []
         while pending:
             prefix = pending.pop()
             n += 1
@@ -566,20 +567,22 @@ SPLIT = 4  # subtrees per process (10: block_hint_alloc's children 53 and 50 pat
 
 def _forked_paths(solver: z3.Solver, fn: Callable[[], Any], on_path: Callable[[PathEnd, Run], None],
                   max_depth: int, budget: Budget, trail: list[z3.BoolRef], jobs: int
-                  ) -> tuple[list[list[bool]], list[list[bool]]]:
-    """Explores in ``jobs`` forked processes; returns (prefixes still to explore here, the children's paths).
+                  ) -> tuple[list[list[bool]], int]:
+    """Explores in ``jobs`` forked processes; returns (the children's paths, the paths run here).
 
     This process first runs paths along the shallowest queued prefixes until there are
-    4 x ``jobs`` subtrees (block_hint_alloc: one of the first path's siblings holds 64 of
-    its 110 paths); every jobs-th subtree goes to one child, which explores it depth first
-    with an equal part of the budget fixed before it starts, and returns the decisions of
-    its paths.  A fixed split: the paths, verdicts and units do not depend on timing.
+    SPLIT x ``jobs`` subtrees (block_hint_alloc: one of the first path's siblings holds 64 of
+    its 110 paths) and deals them out, shallowest first, in a snake; each child explores its
+    own depth first with an equal part of the budget fixed before it starts, and returns the
+    decisions of its paths.  A fixed split: the paths, verdicts and units do not depend on timing.
     """
     from properties.proofs.parallel import forked
 
     pending: list[list[bool]] = [[]]
+    here = 0
     while pending and len(pending) < SPLIT * jobs:
         pending.sort(key=len)
+        here += 1
         _one_path(solver, fn, pending.pop(0), pending, max_depth, budget, trail, on_path)
     units = budget.remaining() // jobs
     # shallow subtrees tend to be the large ones: deal them out shallowest first, in a snake
@@ -606,7 +609,7 @@ def _forked_paths(solver: z3.Solver, fn: Callable[[], Any], on_path: Callable[[P
         if kind:
             raise (Unknown if kind == "Unknown" else PathLimit)(why)
         found += paths
-    return [], found
+    return found, here
 
 
 class _Enum(_Ctx):
