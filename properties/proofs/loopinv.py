@@ -1,0 +1,261 @@
+"""pcpu_chunk_refresh_hint()'s walk over the free regions, proved by an invariant at a cut point.
+
+Unrolled (parametric.py), the walk forks at every region it folds into
+chunk_md, so its paths multiply per block: two blocks of every size take
+150-207 s and three do not finish.  Here the loop is cut where it calls
+pcpu_next_md_free_region(), and three families of queries replace the
+unrolling, each over the port's own code run through sym.explore:
+
+- established: the real function, from its entry up to its first call of
+  pcpu_next_md_free_region(), leaves a state where the invariant holds;
+- kept: from any state where it holds (chunk_md's fields and bit_off fresh
+  symbols), one call of the real pcpu_next_md_free_region(), the real loop
+  body (pcpu_block_update() on chunk_md) and the real increment reach the
+  next call in a state where it holds again;
+- at the exit: where that call finds no region, the registry's chunk
+  properties hold for chunk_md as the function leaves it.
+
+The cut is made by replacing pcpu_next_md_free_region() with a wrapper that
+raises :class:`Cut` with the state, or (the kept family, first call)
+substitutes the fresh state and then runs the real function.  The loop
+statement itself, ``while bit_off < map_bits`` with its body, is the port's.
+
+The invariant (:meth:`Walk.invariant`) is the specification of the walk: the
+chunk_md hints it has built so far are sound (the registry's
+inv_chunk_contig_hint_upper and inv_chunk_first_free_lower; the scan_hint
+area free), no free run straddles the cut, and the largest free run of the
+chunk is matched by the contig_hint so far or by a region still to come: a
+block's contig_hint at or after the cut that stays inside its block, or a
+run from a block's right_free across the following blocks' left_free.  At
+the exit no region is still to come, so the contig_hint is the largest run.
+Nothing in it is assumed: a wrong invariant is a query that does not close.
+"""
+
+from __future__ import annotations
+
+import copy
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import z3
+
+from impl.internal import MD_FIELDS, pcpu_block_md, pcpu_chunk
+from properties.proofs.absbitmap import AbsBitmap, Terms, axioms, close_under_pu
+from properties.proofs.abstractions import ALIGNED, BlockBits, abstract_primitives
+from properties.proofs.lemmas import CHUNK_PROPS, md_fields, percpu_for
+from properties.proofs.parametric import Judge, holds
+from properties.proofs.paramlemmas import NOT_PROVED, PARAM_LEMMAS, POW2_SIZES, setup_chunk_refresh
+from properties.proofs.prove import PROVED, UNITS_PER_S, VACUOUS, Row, fresh_z3_context
+from properties.proofs.sym import Budget, PathEnd, PathLimit, Run, SInt, Unknown, explore, integer_terms, lift, var
+
+LEMMA = "chunk_refresh_hint"
+HINTS = [f for f in MD_FIELDS if f != "nr_bits"]
+ESTABLISHED, KEPT = "loop_invariant_established", "loop_invariant_kept"
+
+
+class Cut(Exception):
+    """The walk reached pcpu_next_md_free_region() with ``bit_off``; ``md`` is chunk_md then."""
+
+    def __init__(self, bit_off: Any, md: pcpu_block_md) -> None:
+        super().__init__("cut point")
+        self.bit_off, self.md = bit_off, md
+
+
+@dataclass
+class Walk:
+    """The chunk the walk runs over, its bitmap and truths, and the invariant at a cut."""
+
+    n: z3.ArithRef
+    nb: int
+    chunk: pcpu_chunk  # the block hints (read only by the walk)
+    bm: AbsBitmap
+    judge: Judge
+    terms: Terms
+
+    def regions_from(self, b: z3.ArithRef) -> list[tuple[z3.BoolRef, z3.ArithRef]]:
+        """The regions still to come from cut ``b``: (offered at or after b, its length).
+
+        A block's contig_hint that starts at or after b and ends inside its block, and
+        for every block a run from its right_free on, across the left_free of the
+        blocks after it while they are wholly free.
+        """
+        n, out = self.n, []
+        for i, md in enumerate(self.chunk.md_blocks):
+            ch, cs, rf = md.contig_hint.e, md.contig_hint_start.e, md.right_free.e
+            out.append((z3.And(ch > 0, cs + ch < n, i * n + cs >= b), ch))
+            length, carry = rf, z3.BoolVal(True)
+            for later in self.chunk.md_blocks[i + 1:]:
+                lf = later.left_free.e
+                length = length + z3.If(carry, lf, 0)
+                carry = z3.And(carry, lf == n)
+            out.append((z3.And(rf > 0, (i + 1) * n - rf >= b), length))
+        return out
+
+    def invariant(self, md: pcpu_block_md, b: Any) -> z3.BoolRef:
+        """What holds whenever the walk calls pcpu_next_md_free_region() with bit_off ``b``."""
+        b = self.terms.add(lift(b))
+        t, w = self.judge.chunk
+        size = self.nb * self.n
+        largest = t.largest.e
+        matched = z3.Or(lift(md.contig_hint) >= largest, *[z3.And(ok, k >= largest) for ok, k in self.regions_from(b)])
+        # bit b - 1 ends a region already folded in, or lies before the first free bit
+        no_straddle = z3.Or(b <= self.bm.nf(0), self.bm.used(b - 1), b > size)
+        scan_free = z3.Or(lift(md.scan_hint) == 0, self.bm.free(md.scan_hint_start, md.scan_hint))
+        ranges = [z3.And(lift(getattr(md, f)) >= 0, lift(getattr(md, f)) <= size) for f in HINTS]
+        return z3.And(b >= 0, b <= size + 1, no_straddle, *ranges,
+                      holds("inv_chunk_contig_hint_upper", md, t, w), holds("inv_chunk_first_free_lower", md, t, w),
+                      scan_free, matched)
+
+
+@dataclass
+class Family:
+    """One family of queries: its paths' conditions with what each must show."""
+
+    name: str
+    assume: list[z3.BoolRef]
+    explore_assume: list[z3.BoolRef]  # what the path checks assume (the ranges: cheaper checks)
+    obligations: dict[str, list[z3.BoolRef]] = field(default_factory=dict)  # row -> bad cases
+    paths: int = 0
+
+
+def prove_loop(blocks: int = 4, budget_s: float = 120.0, block_bits: int | None = None, variant: Any = None,
+               verbose: bool = False) -> list[Row]:
+    """The chunk properties of pcpu_chunk_refresh_hint(full_scan=True) on ``blocks`` blocks, by induction.
+
+    One row per chunk property (PROVED only when the invariant is established and kept
+    and the property holds at the exit) and one each for establishing and keeping the
+    invariant.  ``block_bits``: one power-of-two block size instead of every size.
+    """
+    fresh_z3_context()
+    ALIGNED.clear()
+    with integer_terms(), abstract_primitives():
+        return _prove_loop(blocks, budget_s, block_bits, variant, verbose)
+
+
+def _prove_loop(nb: int, budget_s: float, block_bits: int | None, variant: Any, verbose: bool) -> list[Row]:
+    t0 = time.perf_counter()
+    budget = Budget(max(1, int(budget_s * UNITS_PER_S)))
+    lm = PARAM_LEMMAS[LEMMA]
+    pcpu = percpu_for(8)
+    if variant is not None:
+        variant(pcpu)
+    terms = Terms()
+    n = var("n") if block_bits is None else z3.IntVal(block_bits)
+    inst = setup_chunk_refresh(n, terms, nb)
+    pcpu.PCPU_BITMAP_BLOCK_BITS = BlockBits(n)  # type: ignore[assignment]
+    pcpu.pcpu_chunk_map_bits = lambda chunk: SInt(nb * n)  # type: ignore[method-assign,assignment,return-value]
+    pcpu.pcpu_chunk_nr_blocks = lambda chunk: nb  # type: ignore[method-assign]
+    judge = Judge.of(inst.pre, "pre", n, nb, pcpu.PCPU_BITMAP_BLOCK_BITS)
+    walk = Walk(n, nb, inst.chunk, inst.pre, judge, terms)
+    pre_fs = [judge.holds(p, inst.chunk) for p in lm.pre]
+    defs = [t.defs for t in judge.truths()]
+    # the kept family's state at the cut: chunk_md's fields and bit_off fresh
+    cut_md = md_fields("cut", 0)
+    cut_md.nr_bits = SInt(nb * n)
+    for f in ("scan_hint_start", "contig_hint_start"):
+        terms.add(getattr(cut_md, f).e)
+    cut_b = var("cut.bit_off")
+    real_next = pcpu.pcpu_next_md_free_region
+    established = Family(ESTABLISHED, [*inst.assume, *pre_fs, *defs], inst.assume)
+    size = nb * n
+    kept_ranges = [cut_b >= 0, cut_b <= size + 1, *[z3.And(lift(getattr(cut_md, f)) >= 0, lift(getattr(cut_md, f)) <= size) for f in HINTS]]
+    kept = Family(KEPT, [*inst.assume, *pre_fs, *defs, walk.invariant(cut_md, cut_b)], [*inst.assume, *kept_ranges])
+
+    def run(family: Family) -> Any:
+        chunk = copy.copy(inst.chunk)
+        chunk.chunk_md = copy.copy(inst.chunk.chunk_md)
+        calls = [0]
+
+        def next_region(c: pcpu_chunk, bit_off: Any, bits: Any) -> Any:
+            calls[0] += 1
+            if family is established or calls[0] > 1:
+                raise Cut(bit_off, copy.copy(c.chunk_md))
+            for f in HINTS:
+                setattr(c.chunk_md, f, getattr(cut_md, f))
+            return real_next(c, SInt(cut_b), bits)
+
+        pcpu.pcpu_next_md_free_region = next_region  # type: ignore[method-assign]
+        pcpu.pcpu_chunk_refresh_hint(chunk, True)
+        return chunk
+
+    def on_path(family: Family, end: PathEnd, run_: Run) -> None:
+        pc = z3.And(*end.conds) if end.conds else z3.BoolVal(True)
+        family.paths += 1
+        if isinstance(end.error, Cut):
+            bad = z3.Not(walk.invariant(end.error.md, end.error.bit_off))
+            family.obligations.setdefault(family.name, []).append(z3.And(pc, bad))
+            return
+        if end.error is not None or family is established:
+            raise PathLimit(f"{LEMMA} raised {end.error!r}" if end.error else "the walk ended before its first cut")
+        for p in CHUNK_PROPS:
+            family.obligations.setdefault(p, []).append(z3.And(pc, z3.Not(judge.holds(p, end.value))))
+
+    why = ""
+    for family in (established, kept):
+        explorer = z3.SolverFor("QF_UFLIA")
+        explorer.add(*family.explore_assume)
+        try:
+            explore(explorer, lambda fam=family: run(fam), lambda e, r, fam=family: on_path(fam, e, r),
+                    budget=Budget(int(0.25 * budget.units), parent=budget), keep=False)
+        except (Unknown, PathLimit) as e:
+            why = why or f"{family.name}: {e}"
+    if verbose:
+        print(f"  exploration: {established.paths} + {kept.paths} paths, {budget.used / 1e6:.1f}M units, "
+              f"{time.perf_counter() - t0:.1f}s", flush=True)
+    close_under_pu(inst.pre)
+    args = list(terms.args.values())
+    facts = [*axioms(inst.pre, args), *judge.facts(args, inst.chunk)]
+
+    def check(family: Family, bad: list[z3.BoolRef], share: int) -> z3.CheckSatResult:
+        s = z3.SolverFor("QF_UFLIA")
+        s.add(*family.assume, *facts, *bad)
+        return budget.check(s, share)
+
+    # establishing the invariant is one query per block the chunk's largest run starts in
+    t = judge.chunk[0]
+    largest, start = t.largest.e, t.largest_start
+    in_block = [z3.And(largest > 0, i * n <= start, start < (i + 1) * n) for i in range(nb)]
+    queries = [*[(established, ESTABLISHED, c) for c in [largest == 0, *in_block]],
+               *[(kept, row, z3.BoolVal(True)) for row in (KEPT, *CHUNK_PROPS)]]
+    results: dict[str, z3.CheckSatResult] = {}
+    vacuous = False
+    if not why:
+        tv = time.perf_counter()
+        vacuous = any(check(f, [], len(queries) + 2) == z3.unsat for f in (established, kept))
+        if verbose:
+            print(f"  vacuity: {vacuous}, {budget.used / 1e6:.1f}M units so far, {time.perf_counter() - tv:.1f}s",
+                  flush=True)
+    for k, (family, row, case) in enumerate(queries):
+        if why or vacuous or results.get(row, z3.unsat) != z3.unsat:
+            continue
+        tq, before = time.perf_counter(), budget.used
+        bad = family.obligations.get(row, [])
+        results[row] = check(family, [case, z3.Or(*bad)], len(queries) - k) if bad else z3.unsat
+        if verbose:
+            print(f"  {row} ({case}): {results[row]}, {(budget.used - before) / 1e6:.1f}M units, "
+                  f"{time.perf_counter() - tq:.1f}s", flush=True)
+    bounds: dict[str, Any] = {"block_bits": POW2_SIZES if block_bits is None else block_bits, "blocks": nb,
+                              "paths": established.paths + kept.paths, "terms": len(args)}
+    induction = [results.get(ESTABLISHED), results.get(KEPT)]
+    rows = []
+    for row in (ESTABLISHED, KEPT, *CHUNK_PROPS):
+        r = results.get(row, z3.unknown)
+        ok = r == z3.unsat and (row in (ESTABLISHED, KEPT) or all(x == z3.unsat for x in induction))
+        verdict = VACUOUS if vacuous else PROVED if ok else NOT_PROVED
+        note = why or ("assumptions unsatisfiable" if vacuous else "" if ok else
+                       "budget" if r == z3.unknown else
+                       "the induction is not closed" if r == z3.unsat else
+                       "a model of the instantiated axioms: see the bounded proofs")
+        kind = "induction" if row in (ESTABLISHED, KEPT) else _kind(row)
+        rows.append(Row(LEMMA, row, kind, verdict, dict(bounds), note=note))
+    dt = round(time.perf_counter() - t0, 2)
+    for row_ in rows:
+        row_.seconds, row_.units = dt, budget.used
+    return rows
+
+
+def _kind(prop: str) -> str:
+    from properties.registry import PROPERTIES
+
+    return PROPERTIES[prop].kind
