@@ -34,6 +34,7 @@ Nothing in it is assumed: a wrong invariant is a query that does not close.
 from __future__ import annotations
 
 import copy
+import functools
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -41,17 +42,27 @@ from typing import Any
 import z3
 
 from impl.internal import MD_FIELDS, pcpu_block_md, pcpu_chunk
+from properties.oneline_args import OneLineParser
 from properties.proofs.absbitmap import AbsBitmap, Terms, axioms, close_under_pu
 from properties.proofs.abstractions import ALIGNED, BlockBits, abstract_primitives
 from properties.proofs.lemmas import CHUNK_PROPS, md_fields, percpu_for
 from properties.proofs.parametric import Judge, holds
-from properties.proofs.paramlemmas import NOT_PROVED, PARAM_LEMMAS, POW2_SIZES, setup_chunk_refresh
+from properties.proofs.paramlemmas import N_MAX, NOT_PROVED, PARAM_LEMMAS, POW2_SIZES, setup_chunk_refresh
 from properties.proofs.prove import PROVED, UNITS_PER_S, VACUOUS, Row, fresh_z3_context
 from properties.proofs.sym import Budget, PathEnd, PathLimit, Run, SInt, Unknown, explore, integer_terms, lift, var
 
 LEMMA = "chunk_refresh_hint"
 HINTS = [f for f in MD_FIELDS if f != "nr_bits"]
 ESTABLISHED, KEPT = "loop_invariant_established", "loop_invariant_kept"
+MATCHED = "largest_matched"
+
+
+class WalkBits(BlockBits):
+    """BlockBits with true block indices one block further: a walk on four blocks of one bit each
+    is cut at bit_off 4 n + 1 = 5 n, which BlockBits leaves uninterpreted (its loop would not end)."""
+
+    __slots__ = ()
+    BLOCKS = BlockBits.BLOCKS + 1
 
 
 class Cut(Exception):
@@ -92,20 +103,33 @@ class Walk:
             out.append((z3.And(rf > 0, (i + 1) * n - rf >= b), length))
         return out
 
-    def invariant(self, md: pcpu_block_md, b: Any) -> z3.BoolRef:
-        """What holds whenever the walk calls pcpu_next_md_free_region() with bit_off ``b``."""
+    def matched(self, md: pcpu_block_md, b: z3.ArithRef) -> list[z3.BoolRef]:
+        """The ways the chunk's largest free run is matched: by contig_hint, or by a region to come."""
+        largest = self.judge.chunk[0].largest.e
+        return [lift(md.contig_hint) >= largest, *[z3.And(ok, k >= largest) for ok, k in self.regions_from(b)]]
+
+    def parts(self, md: pcpu_block_md, b: Any) -> dict[str, z3.BoolRef]:
+        """What holds whenever the walk calls pcpu_next_md_free_region() with bit_off ``b``, by part."""
         b = self.terms.add(lift(b))
         t, w = self.judge.chunk
         size = self.nb * self.n
-        largest = t.largest.e
-        matched = z3.Or(lift(md.contig_hint) >= largest, *[z3.And(ok, k >= largest) for ok, k in self.regions_from(b)])
-        # bit b - 1 ends a region already folded in, or lies before the first free bit
-        no_straddle = z3.Or(b <= self.bm.nf(0), self.bm.used(b - 1), b > size)
-        scan_free = z3.Or(lift(md.scan_hint) == 0, self.bm.free(md.scan_hint_start, md.scan_hint))
-        ranges = [z3.And(lift(getattr(md, f)) >= 0, lift(getattr(md, f)) <= size) for f in HINTS]
-        return z3.And(b >= 0, b <= size + 1, no_straddle, *ranges,
-                      holds("inv_chunk_contig_hint_upper", md, t, w), holds("inv_chunk_first_free_lower", md, t, w),
-                      scan_free, matched)
+        return {
+            "ranges": z3.And(*_ranges(md, b, size)),
+            # bit b - 1 ends a region already folded in, or lies before the first free bit
+            "no_straddle": z3.Or(b <= self.bm.nf(0), self.bm.used(b - 1), b > size),
+            "contig_upper": holds("inv_chunk_contig_hint_upper", md, t, w),
+            "first_free_lower": holds("inv_chunk_first_free_lower", md, t, w),
+            "scan_free": z3.Or(lift(md.scan_hint) == 0, self.bm.free(md.scan_hint_start, md.scan_hint)),
+            MATCHED: z3.Or(*self.matched(md, b)),
+        }
+
+    def invariant(self, md: pcpu_block_md, b: Any) -> z3.BoolRef:
+        return z3.And(*self.parts(md, b).values())
+
+
+def _ranges(md: pcpu_block_md, b: Any, size: Any) -> list[z3.BoolRef]:
+    """chunk_md's hints in [0, size], the cut's bit_off in [0, size + 1] (past a run that ends the chunk)."""
+    return [b >= 0, b <= size + 1, *[z3.And(lift(getattr(md, f)) >= 0, lift(getattr(md, f)) <= size) for f in HINTS]]
 
 
 @dataclass
@@ -115,7 +139,7 @@ class Family:
     name: str
     assume: list[z3.BoolRef]
     explore_assume: list[z3.BoolRef]  # what the path checks assume (the ranges: cheaper checks)
-    obligations: dict[str, list[z3.BoolRef]] = field(default_factory=dict)  # row -> bad cases
+    obligations: dict[str, list[z3.BoolRef]] = field(default_factory=dict)  # row or part -> bad cases
     paths: int = 0
 
 
@@ -143,7 +167,7 @@ def _prove_loop(nb: int, budget_s: float, block_bits: int | None, variant: Any, 
     terms = Terms()
     n = var("n") if block_bits is None else z3.IntVal(block_bits)
     inst = setup_chunk_refresh(n, terms, nb)
-    pcpu.PCPU_BITMAP_BLOCK_BITS = BlockBits(n)  # type: ignore[assignment]
+    pcpu.PCPU_BITMAP_BLOCK_BITS = WalkBits(n)  # type: ignore[assignment]
     pcpu.pcpu_chunk_map_bits = lambda chunk: SInt(nb * n)  # type: ignore[method-assign,assignment,return-value]
     pcpu.pcpu_chunk_nr_blocks = lambda chunk: nb  # type: ignore[method-assign]
     judge = Judge.of(inst.pre, "pre", n, nb, pcpu.PCPU_BITMAP_BLOCK_BITS)
@@ -158,9 +182,8 @@ def _prove_loop(nb: int, budget_s: float, block_bits: int | None, variant: Any, 
     cut_b = var("cut.bit_off")
     real_next = pcpu.pcpu_next_md_free_region
     established = Family(ESTABLISHED, [*inst.assume, *pre_fs, *defs], inst.assume)
-    size = nb * n
-    kept_ranges = [cut_b >= 0, cut_b <= size + 1, *[z3.And(lift(getattr(cut_md, f)) >= 0, lift(getattr(cut_md, f)) <= size) for f in HINTS]]
-    kept = Family(KEPT, [*inst.assume, *pre_fs, *defs, walk.invariant(cut_md, cut_b)], [*inst.assume, *kept_ranges])
+    kept = Family(KEPT, [*inst.assume, *pre_fs, *defs, walk.invariant(cut_md, cut_b)],
+                  [*inst.assume, *_ranges(cut_md, cut_b, nb * n)])
 
     def run(family: Family) -> Any:
         chunk = copy.copy(inst.chunk)
@@ -175,7 +198,7 @@ def _prove_loop(nb: int, budget_s: float, block_bits: int | None, variant: Any, 
                 setattr(c.chunk_md, f, getattr(cut_md, f))
             return real_next(c, SInt(cut_b), bits)
 
-        pcpu.pcpu_next_md_free_region = next_region  # type: ignore[method-assign]
+        pcpu.pcpu_next_md_free_region = next_region  # type: ignore[method-assign,assignment]
         pcpu.pcpu_chunk_refresh_hint(chunk, True)
         return chunk
 
@@ -183,8 +206,8 @@ def _prove_loop(nb: int, budget_s: float, block_bits: int | None, variant: Any, 
         pc = z3.And(*end.conds) if end.conds else z3.BoolVal(True)
         family.paths += 1
         if isinstance(end.error, Cut):
-            bad = z3.Not(walk.invariant(end.error.md, end.error.bit_off))
-            family.obligations.setdefault(family.name, []).append(z3.And(pc, bad))
+            for part, holds_ in walk.parts(end.error.md, end.error.bit_off).items():
+                family.obligations.setdefault(part, []).append(z3.And(pc, z3.Not(holds_)))
             return
         if end.error is not None or family is established:
             raise PathLimit(f"{LEMMA} raised {end.error!r}" if end.error else "the walk ended before its first cut")
@@ -196,7 +219,7 @@ def _prove_loop(nb: int, budget_s: float, block_bits: int | None, variant: Any, 
         explorer = z3.SolverFor("QF_UFLIA")
         explorer.add(*family.explore_assume)
         try:
-            explore(explorer, lambda fam=family: run(fam), lambda e, r, fam=family: on_path(fam, e, r),
+            explore(explorer, functools.partial(run, family), functools.partial(on_path, family),
                     budget=Budget(int(0.25 * budget.units), parent=budget), keep=False)
         except (Unknown, PathLimit) as e:
             why = why or f"{family.name}: {e}"
@@ -212,29 +235,46 @@ def _prove_loop(nb: int, budget_s: float, block_bits: int | None, variant: Any, 
         s.add(*family.assume, *facts, *bad)
         return budget.check(s, share)
 
-    # establishing the invariant is one query per block the chunk's largest run starts in
+    # one query per part of the invariant, the largest_matched part split by case: establishing
+    # it by the blocks the chunk's largest run starts and ends in, keeping it by the way the
+    # largest run was matched at the cut
     t = judge.chunk[0]
     largest, start = t.largest.e, t.largest_start
-    in_block = [z3.And(largest > 0, i * n <= start, start < (i + 1) * n) for i in range(nb)]
-    queries = [*[(established, ESTABLISHED, c) for c in [largest == 0, *in_block]],
-               *[(kept, row, z3.BoolVal(True)) for row in (KEPT, *CHUNK_PROPS)]]
+    spans = [z3.And(largest > 0, i * n <= start, start < (i + 1) * n, j * n < start + largest,
+                    start + largest <= (j + 1) * n) for i in range(nb) for j in range(i, nb)]
+    cases = {ESTABLISHED: [largest == 0, *spans], KEPT: walk.matched(cut_md, cut_b)}
+    queries: list[tuple[Family, str, str, z3.BoolRef]] = []
+    for family in (established, kept):
+        for part in walk.parts(cut_md, cut_b):
+            for case in cases[family.name] if part == MATCHED else [z3.BoolVal(True)]:
+                queries.append((family, family.name, part, case))
+    queries += [(kept, row, row, z3.BoolVal(True)) for row in CHUNK_PROPS]
     results: dict[str, z3.CheckSatResult] = {}
     vacuous = False
     if not why:
         tv = time.perf_counter()
-        vacuous = any(check(f, [], len(queries) + 2) == z3.unsat for f in (established, kept))
+        # the kept family assumes all the established one does, and the invariant: one check for both
+        vacuous = check(kept, [], len(queries) + 1) == z3.unsat
         if verbose:
             print(f"  vacuity: {vacuous}, {budget.used / 1e6:.1f}M units so far, {time.perf_counter() - tv:.1f}s",
                   flush=True)
-    for k, (family, row, case) in enumerate(queries):
-        if why or vacuous or results.get(row, z3.unsat) != z3.unsat:
-            continue
-        tq, before = time.perf_counter(), budget.used
-        bad = family.obligations.get(row, [])
-        results[row] = check(family, [case, z3.Or(*bad)], len(queries) - k) if bad else z3.unsat
-        if verbose:
-            print(f"  {row} ({case}): {results[row]}, {(budget.used - before) / 1e6:.1f}M units, "
-                  f"{time.perf_counter() - tq:.1f}s", flush=True)
+    # pass 1: each query a fair share of what is left; pass 2: the undecided ones share the rest
+    answers: list[z3.CheckSatResult] = [z3.unknown] * len(queries)
+    for pass_ in (1, 2):
+        todo = [k for k, a in enumerate(answers) if a == z3.unknown]
+        for left, k in enumerate(todo):
+            family, row, part, case = queries[k]
+            if why or vacuous or any(answers[j] == z3.sat for j in range(len(queries)) if queries[j][1] == row):
+                continue
+            tq, before = time.perf_counter(), budget.used
+            bad = family.obligations.get(part, [])
+            answers[k] = check(family, [case, z3.Or(*bad)], len(todo) - left) if bad else z3.unsat
+            if verbose:
+                print(f"  pass {pass_} {row} {part} ({str(case).replace(chr(10), '')}): {answers[k]}, "
+                      f"{(budget.used - before) / 1e6:.1f}M units, {time.perf_counter() - tq:.1f}s", flush=True)
+    for (_, row, _, _), answer in zip(queries, answers, strict=True):
+        worst = results.get(row, z3.unsat)
+        results[row] = worst if worst != z3.unsat else answer
     bounds: dict[str, Any] = {"block_bits": POW2_SIZES if block_bits is None else block_bits, "blocks": nb,
                               "paths": established.paths + kept.paths, "terms": len(args)}
     induction = [results.get(ESTABLISHED), results.get(KEPT)]
@@ -259,3 +299,45 @@ def _kind(prop: str) -> str:
     from properties.registry import PROPERTIES
 
     return PROPERTIES[prop].kind
+
+
+def run(blocks: int, budget_s: float, block_bits: int | None = None, verbose: bool = False) -> list[str]:
+    """Proves the walk on ``blocks`` blocks and prints its rows; returns the rows left open."""
+    rows = prove_loop(blocks, budget_s, block_bits, verbose=verbose)
+    for r in rows:
+        print(f"  {r.lemma:<18} {r.prop:<31} {r.kind:<15} {r.verdict:<11} {r.seconds:6.1f}s  "
+              f"{r.units / 1e6:6.1f}M units  {r.bounds_text()}  {r.note}", flush=True)
+    open_rows = [f"{LEMMA}:{r.prop}" for r in rows if r.verdict != PROVED]
+    print(f"== {len(rows) - len(open_rows)} of {len(rows)} proved by induction on {blocks} blocks"
+          + (f"; not proved: {', '.join(open_rows)}" if open_rows else ""))
+    return open_rows
+
+
+def main(argv: list[str] | None = None) -> int:
+    import sys
+
+    ap = OneLineParser(prog="python -m properties.proofs.loopinv",
+                       description="pcpu_chunk_refresh_hint()'s walk proved by a loop invariant")
+    ap.add_argument("--blocks", type=int, default=4, help=f"blocks per chunk, 2..{WalkBits.BLOCKS - 2} (default 4)")
+    ap.add_argument("--budget", type=float, default=120.0, help="seconds (as Z3 units, prove.UNITS_PER_S)")
+    ap.add_argument("--block-bits", type=int, default=None, help="one power-of-two block size instead of every size")
+    ap.add_argument("--verbose", action="store_true", help="one line per solver query")
+    try:
+        args = ap.parse_args(argv)
+    except SystemExit as e:
+        return 2 if e.code else 0
+    bb = args.block_bits
+    msg = ("--blocks must be 2..4" if not 2 <= args.blocks <= WalkBits.BLOCKS - 2 else
+           f"--block-bits must be a power of two <= {N_MAX}" if bb is not None and not (
+               1 <= bb <= N_MAX and bb & (bb - 1) == 0) else
+           "--budget must be > 0" if args.budget <= 0 else "")
+    if msg:
+        print(f"loopinv: {msg}", file=sys.stderr)
+        return 2
+    sizes = "every block size" if bb is None else f"blocks of {bb} bits"
+    print(f"== {LEMMA} by a loop invariant, {args.blocks} blocks of {sizes} (budget {args.budget:g} s)")
+    return 1 if run(args.blocks, args.budget, bb, args.verbose) else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -32,6 +32,12 @@ EXTRA: dict[str, Mutant] = {
         Mutant("next_fit_right_free_one_more", "pcpu_next_fit_region",
                "bits = BLOCK_BITS - bit_off", "bits = BLOCK_BITS - bit_off + 1",
                "the run at a block's right edge is counted one bit longer than it is"),
+        Mutant("next_md_region_skips_contig_at_cut", "pcpu_next_md_free_region",
+               "and block.contig_hint_start >= block_off", "and block.contig_hint_start > block_off",
+               "a block's contig_hint that starts right where the walk resumes is passed over"),
+        Mutant("chunk_refresh_skips_a_bit", "pcpu_chunk_refresh_hint",
+               "bit_off += bits + 1", "bit_off += bits + 2",
+               "the chunk walk resumes two bits after a region instead of one"),
     )
 }
 
@@ -54,6 +60,14 @@ FOR_LEMMA: dict[str, str] = {
     "chunk_hint_alloc": "hint_alloc_keeps_chunk_scan_hint",
     "chunk_hint_free": "hint_free_end_not_extended",
     "chunk_find_fit": "next_fit_no_align",
+}
+
+# mutants of pcpu_chunk_refresh_hint()'s walk -> the row of the loop-invariant proof (loopinv.py) that
+# must not be proved on them: the invariant is not established, or not kept
+LOOP_MUTANTS: dict[str, str] = {
+    "chunk_refresh_keeps_contig": "loop_invariant_established",
+    "next_md_region_skips_contig_at_cut": "loop_invariant_kept",
+    "chunk_refresh_skips_a_bit": "loop_invariant_kept",
 }
 
 # the every-size lemmas whose bounded lemma's mutant breaks only a row they leave unproved
