@@ -141,6 +141,8 @@ class Family:
     explore_assume: list[z3.BoolRef]  # what the path checks assume (the ranges: cheaper checks)
     obligations: dict[str, list[z3.BoolRef]] = field(default_factory=dict)  # row or part -> bad cases
     paths: int = 0
+    facts: list[z3.BoolRef] = field(default_factory=list)  # the bitmap facts over the family's terms
+    terms: int = 0
 
 
 def prove_loop(blocks: int = 4, budget_s: float = 120.0, block_bits: int | None = None, variant: Any = None,
@@ -182,8 +184,11 @@ def _prove_loop(nb: int, budget_s: float, block_bits: int | None, variant: Any, 
     cut_b = var("cut.bit_off")
     real_next = pcpu.pcpu_next_md_free_region
     established = Family(ESTABLISHED, [*inst.assume, *pre_fs, *defs], inst.assume)
-    kept = Family(KEPT, [*inst.assume, *pre_fs, *defs, walk.invariant(cut_md, cut_b)],
-                  [*inst.assume, *_ranges(cut_md, cut_b, nb * n)])
+    # keeping it is explored and queried once per block the cut lies in (and once past the last
+    # block): on four blocks, as one family of 6150 paths, its no_straddle and contig_upper parts
+    # were undecided at 150M units each
+    at = [z3.And(i * n <= cut_b, cut_b < (i + 1) * n) for i in range(nb)] + [cut_b >= nb * n]
+    kept = [Family(KEPT, [], [*inst.assume, *_ranges(cut_md, cut_b, nb * n), c]) for c in at]
 
     def run(family: Family) -> Any:
         chunk = copy.copy(inst.chunk)
@@ -214,26 +219,40 @@ def _prove_loop(nb: int, budget_s: float, block_bits: int | None, variant: Any, 
         for p in CHUNK_PROPS:
             family.obligations.setdefault(p, []).append(z3.And(pc, z3.Not(judge.holds(p, end.value))))
 
+    # each family's bitmap facts are instances over the terms of its own paths (and the setup's):
+    # establishing the invariant on four blocks over every family's terms left a case undecided
+    # at 51M units that its own settle in 33M
     why = ""
-    for family in (established, kept):
+    common = dict(terms.args)  # the setup's terms
+    for family in (established, *kept):
+        if family is kept[0]:  # the invariant at the cut, built after the established family's terms are taken
+            before = dict(terms.args)
+            kept_assume = [*established.assume, walk.invariant(cut_md, cut_b)]
+            common |= {k: v for k, v in terms.args.items() if k not in before}
+        if family is not established:
+            family.assume = [*kept_assume, family.explore_assume[-1]]
+        before = dict(terms.args)
         explorer = z3.SolverFor("QF_UFLIA")
         explorer.add(*family.explore_assume)
         try:
             explore(explorer, functools.partial(run, family), functools.partial(on_path, family),
-                    budget=Budget(int(0.25 * budget.units), parent=budget), keep=False)
+                    budget=Budget(int(0.25 * budget.units / len(kept)), parent=budget), keep=False)
         except (Unknown, PathLimit) as e:
             why = why or f"{family.name}: {e}"
+        close_under_pu(inst.pre)
+        args = list((common | {k: v for k, v in terms.args.items() if k not in before}).values())
+        family.facts = [*axioms(inst.pre, args), *judge.facts(args, inst.chunk)]
+        family.terms = len(args)
     if verbose:
-        print(f"  exploration: {established.paths} + {kept.paths} paths, {budget.used / 1e6:.1f}M units, "
-              f"{time.perf_counter() - t0:.1f}s", flush=True)
-    close_under_pu(inst.pre)
-    args = list(terms.args.values())
-    facts = [*axioms(inst.pre, args), *judge.facts(args, inst.chunk)]
+        print(f"  exploration: {' + '.join(str(f.paths) for f in (established, *kept))} paths, "
+              f"{budget.used / 1e6:.1f}M units, {time.perf_counter() - t0:.1f}s", flush=True)
 
-    def check(family: Family, bad: list[z3.BoolRef], share: int) -> z3.CheckSatResult:
+    def check(family: Family, bad: list[z3.BoolRef], share: int, facts: bool = True) -> z3.CheckSatResult:
         s = z3.SolverFor("QF_UFLIA")
-        s.add(*family.assume, *facts, *bad)
-        return budget.check(s, share)
+        s.add(*family.assume, *(family.facts if facts else []), *bad)
+        r = budget.check(s, share)
+        # without the facts a model may be no bitmap's: it decides nothing
+        return r if facts or r == z3.unsat else z3.unknown
 
     # one query per part of the invariant, the largest_matched part split by case: establishing
     # it by the blocks the chunk's largest run starts and ends in, keeping it by the way the
@@ -244,39 +263,44 @@ def _prove_loop(nb: int, budget_s: float, block_bits: int | None, variant: Any, 
                     start + largest <= (j + 1) * n) for i in range(nb) for j in range(i, nb)]
     cases = {ESTABLISHED: [largest == 0, *spans], KEPT: walk.matched(cut_md, cut_b)}
     queries: list[tuple[Family, str, str, z3.BoolRef]] = []
-    for family in (established, kept):
+    for family in (established, *kept):
         for part in walk.parts(cut_md, cut_b):
             for case in cases[family.name] if part == MATCHED else [z3.BoolVal(True)]:
                 queries.append((family, family.name, part, case))
-    queries += [(kept, row, row, z3.BoolVal(True)) for row in CHUNK_PROPS]
+    queries += [(f, row, row, z3.BoolVal(True)) for f in kept for row in CHUNK_PROPS]
     results: dict[str, z3.CheckSatResult] = {}
     vacuous = False
     if not why:
         tv = time.perf_counter()
-        # the kept family assumes all the established one does, and the invariant: one check for both
-        vacuous = check(kept, [], len(queries) + 1) == z3.unsat
+        # the kept families assume all the established one does, the invariant and where the cut
+        # lies: one check of the invariant without the last decides it for all
+        whole = Family(KEPT, kept_assume, [], facts=kept[-1].facts)
+        vacuous = check(whole, [], len(queries) + 1) == z3.unsat
         if verbose:
             print(f"  vacuity: {vacuous}, {budget.used / 1e6:.1f}M units so far, {time.perf_counter() - tv:.1f}s",
                   flush=True)
-    # pass 1: each query a fair share of what is left; pass 2: the undecided ones share the rest
+    # pass 0: without the bitmap facts (a proof without them is one with them), a quarter of a
+    # fair share each; pass 1: with them, a fair share of what is left; pass 2: the rest
     answers: list[z3.CheckSatResult] = [z3.unknown] * len(queries)
-    for pass_ in (1, 2):
+    for pass_ in (0, 1, 2):
         todo = [k for k, a in enumerate(answers) if a == z3.unknown]
         for left, k in enumerate(todo):
             family, row, part, case = queries[k]
             if why or vacuous or any(answers[j] == z3.sat for j in range(len(queries)) if queries[j][1] == row):
                 continue
-            tq, before = time.perf_counter(), budget.used
+            tq, used = time.perf_counter(), budget.used
             bad = family.obligations.get(part, [])
-            answers[k] = check(family, [case, z3.Or(*bad)], len(todo) - left) if bad else z3.unsat
+            share = 4 * len(todo) if pass_ == 0 else len(todo) - left
+            answers[k] = check(family, [case, z3.Or(*bad)], share, facts=pass_ > 0) if bad else z3.unsat
             if verbose:
                 print(f"  pass {pass_} {row} {part} ({str(case).replace(chr(10), '')}): {answers[k]}, "
-                      f"{(budget.used - before) / 1e6:.1f}M units, {time.perf_counter() - tq:.1f}s", flush=True)
+                      f"{(budget.used - used) / 1e6:.1f}M units, {time.perf_counter() - tq:.1f}s", flush=True)
     for (_, row, _, _), answer in zip(queries, answers, strict=True):
         worst = results.get(row, z3.unsat)
         results[row] = worst if worst != z3.unsat else answer
     bounds: dict[str, Any] = {"block_bits": POW2_SIZES if block_bits is None else block_bits, "blocks": nb,
-                              "paths": established.paths + kept.paths, "terms": len(args)}
+                              "paths": sum(f.paths for f in (established, *kept)),
+                              "terms": max(f.terms for f in kept)}
     induction = [results.get(ESTABLISHED), results.get(KEPT)]
     rows = []
     for row in (ESTABLISHED, KEPT, *CHUNK_PROPS):
