@@ -46,10 +46,22 @@ from properties.oneline_args import OneLineParser
 from properties.proofs.absbitmap import AbsBitmap, Terms, axioms, close_under_pu
 from properties.proofs.abstractions import ALIGNED, BlockBits, abstract_primitives
 from properties.proofs.lemmas import CHUNK_PROPS, md_fields, percpu_for
-from properties.proofs.parametric import Judge, holds
+from properties.proofs.parametric import FORK_ON, Judge, holds
 from properties.proofs.paramlemmas import N_MAX, NOT_PROVED, PARAM_LEMMAS, POW2_SIZES, setup_chunk_refresh
 from properties.proofs.prove import PROVED, UNITS_PER_S, VACUOUS, Row, fresh_z3_context
-from properties.proofs.sym import Budget, PathEnd, PathLimit, Run, SInt, Unknown, explore, integer_terms, lift, var
+from properties.proofs.sym import (
+    Budget,
+    PathEnd,
+    PathLimit,
+    Run,
+    SInt,
+    Unknown,
+    explore,
+    integer_terms,
+    lift,
+    merged,
+    var,
+)
 
 LEMMA = "chunk_refresh_hint"
 HINTS = [f for f in MD_FIELDS if f != "nr_bits"]
@@ -145,8 +157,11 @@ class Family:
     terms: int = 0
 
 
+MERGES = ("none", "keyed", "full")
+
+
 def prove_loop(blocks: int = 4, budget_s: float = 120.0, block_bits: int | None = None, variant: Any = None,
-               verbose: bool = False) -> list[Row]:
+               verbose: bool = False, merge: str = "full") -> list[Row]:
     """The chunk properties of pcpu_chunk_refresh_hint(full_scan=True) on ``blocks`` blocks, by induction.
 
     One row per chunk property (PROVED only when the invariant is established and kept
@@ -156,10 +171,11 @@ def prove_loop(blocks: int = 4, budget_s: float = 120.0, block_bits: int | None 
     fresh_z3_context()
     ALIGNED.clear()
     with integer_terms(), abstract_primitives():
-        return _prove_loop(blocks, budget_s, block_bits, variant, verbose)
+        return _prove_loop(blocks, budget_s, block_bits, variant, verbose, merge)
 
 
-def _prove_loop(nb: int, budget_s: float, block_bits: int | None, variant: Any, verbose: bool) -> list[Row]:
+def _prove_loop(nb: int, budget_s: float, block_bits: int | None, variant: Any, verbose: bool,
+                merge: str) -> list[Row]:
     t0 = time.perf_counter()
     budget = Budget(max(1, int(budget_s * UNITS_PER_S)))
     lm = PARAM_LEMMAS[LEMMA]
@@ -172,6 +188,9 @@ def _prove_loop(nb: int, budget_s: float, block_bits: int | None, variant: Any, 
     pcpu.PCPU_BITMAP_BLOCK_BITS = WalkBits(n)  # type: ignore[assignment]
     pcpu.pcpu_chunk_map_bits = lambda chunk: SInt(nb * n)  # type: ignore[method-assign,assignment,return-value]
     pcpu.pcpu_chunk_nr_blocks = lambda chunk: nb  # type: ignore[method-assign]
+    if merge != "none":
+        fork_on = FORK_ON if merge == "keyed" else ()
+        pcpu.pcpu_block_update = merged(pcpu.pcpu_block_update, MD_FIELDS, fork_on)  # type: ignore[method-assign]
     judge = Judge.of(inst.pre, "pre", n, nb, pcpu.PCPU_BITMAP_BLOCK_BITS)
     walk = Walk(n, nb, inst.chunk, inst.pre, judge, terms)
     pre_fs = [judge.holds(p, inst.chunk) for p in lm.pre]
@@ -325,9 +344,10 @@ def _kind(prop: str) -> str:
     return PROPERTIES[prop].kind
 
 
-def run(blocks: int, budget_s: float, block_bits: int | None = None, verbose: bool = False) -> list[str]:
+def run(blocks: int, budget_s: float, block_bits: int | None = None, verbose: bool = False,
+        merge: str = "full") -> list[str]:
     """Proves the walk on ``blocks`` blocks and prints its rows; returns the rows left open."""
-    rows = prove_loop(blocks, budget_s, block_bits, verbose=verbose)
+    rows = prove_loop(blocks, budget_s, block_bits, verbose=verbose, merge=merge)
     for r in rows:
         print(f"  {r.lemma:<18} {r.prop:<31} {r.kind:<15} {r.verdict:<11} {r.seconds:6.1f}s  "
               f"{r.units / 1e6:6.1f}M units  {r.bounds_text()}  {r.note}", flush=True)
@@ -345,6 +365,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--blocks", type=int, default=4, help=f"blocks per chunk, 2..{WalkBits.BLOCKS - 2} (default 4)")
     ap.add_argument("--budget", type=float, default=120.0, help="seconds (as Z3 units, prove.UNITS_PER_S)")
     ap.add_argument("--block-bits", type=int, default=None, help="one power-of-two block size instead of every size")
+    ap.add_argument("--merge", choices=MERGES, default="full",
+                    help="pcpu_block_update()'s paths in the kept family: one If-valued path (full, default), "
+                         "one per contig and scan hint outcome (keyed), or each its own (none)")
     ap.add_argument("--verbose", action="store_true", help="one line per solver query")
     try:
         args = ap.parse_args(argv)
@@ -360,7 +383,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     sizes = "every block size" if bb is None else f"blocks of {bb} bits"
     print(f"== {LEMMA} by a loop invariant, {args.blocks} blocks of {sizes} (budget {args.budget:g} s)")
-    return 1 if run(args.blocks, args.budget, bb, args.verbose) else 0
+    return 1 if run(args.blocks, args.budget, bb, args.verbose, args.merge) else 0
 
 
 if __name__ == "__main__":

@@ -1,0 +1,39 @@
+"""pcpu_chunk_refresh_hint()'s walk proved by a loop invariant (properties/proofs/loopinv.py).
+
+Each mutant of the walk leaves the row it breaks (mutants.LOOP_MUTANTS) not proved,
+and the faithful port proves every row.  Two blocks of eight bits keep these in the
+deep tier's minutes; ``make proofs-chunk-loop`` runs four blocks of every size.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from properties.proofs.lemmas import CHUNK_PROPS
+from properties.proofs.loopinv import ESTABLISHED, KEPT, main, prove_loop
+from properties.proofs.mutants import ALL, LOOP_MUTANTS
+from properties.proofs.parametric import NOT_PROVED, PROVED
+
+
+@pytest.mark.deep
+def test_the_walk_keeps_its_invariant_and_the_chunk_properties_on_two_blocks() -> None:
+    rows = prove_loop(2, 300, block_bits=8)
+    assert {r.prop: r.verdict for r in rows} == {p: PROVED for p in (ESTABLISHED, KEPT, *CHUNK_PROPS)}
+    assert rows[0].bounds["blocks"] == 2 and rows[0].bounds["block_bits"] == 8
+
+
+@pytest.mark.deep
+@pytest.mark.parametrize(("mutant", "row"), sorted(LOOP_MUTANTS.items()))
+def test_a_mutant_of_the_walk_breaks_the_induction(mutant: str, row: str) -> None:
+    rows = {r.prop: r for r in prove_loop(2, 300, block_bits=8, variant=ALL[mutant].apply)}
+    assert rows[row].verdict == NOT_PROVED and "model" in rows[row].note
+    # a chunk property is claimed only with the induction closed
+    assert all(rows[p].verdict == NOT_PROVED for p in CHUNK_PROPS)
+
+
+@pytest.mark.parametrize("argv", [["--blocks", "5"], ["--blocks", "1"], ["--block-bits", "48"], ["--budget", "0"],
+                                  ["--merge", "some"], ["--nope"]])
+def test_bad_arguments_get_one_line_and_status_2(argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith(("loopinv:", "python -m properties.proofs.loopinv:"))
