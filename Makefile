@@ -5,7 +5,7 @@ PY      := $(VENV)/bin/python
 STAMP   := $(VENV)/.installed
 SEED    ?= 0
 
-.PHONY: all venv test test-deep verify lint clean bench kernel-oracle replay validate-patch bench-tables mutation mutation-report mutation-witness mutation-reach time-to-detect c-agreement bench-c trace proofs proofs-all-sizes proofs-chunk bench-proofs crosshair
+.PHONY: all venv test test-deep verify lint clean bench kernel-oracle replay validate-patch bench-tables mutation mutation-report mutation-witness mutation-reach time-to-detect c-agreement bench-c trace proofs proofs-all-sizes proofs-chunk proofs-chunk-loop bench-proofs crosshair
 
 all: verify
 
@@ -108,6 +108,11 @@ proofs-chunk: $(STAMP)
 	$(PY) -m properties.proofs.parametric --lemma chunk_find_fit --budget 300
 	$(PY) -m properties.proofs.parametric --lemma chunk_find_fit --prop fit_found_if_one_exists \
 		--blocks 4 --budget 450
+	$(PY) -m properties.proofs.loopinv --blocks 4 --budget 1500
+
+# pcpu_chunk_refresh_hint() on four blocks of every size, by a loop invariant (properties/proofs/loopinv.py)
+proofs-chunk-loop: $(STAMP)
+	$(PY) -m properties.proofs.loopinv --blocks $(or $(BLOCKS),4) --budget $(or $(PBUDGET),1500)
 
 bench-proofs: $(STAMP)
 	$(PY) -m tools.bench_proofs --budget $(BUDGET)

@@ -46,7 +46,8 @@ from properties.oneline_args import OneLineParser
 from properties.proofs.absbitmap import AbsBitmap, Terms, axioms, close_under_pu
 from properties.proofs.abstractions import ALIGNED, BlockBits, abstract_primitives
 from properties.proofs.lemmas import CHUNK_PROPS, md_fields, percpu_for
-from properties.proofs.parametric import FORK_ON, Judge, holds
+from properties.proofs.parallel import rounds
+from properties.proofs.parametric import FORK_ON, JOBS, RESULT_OF, Judge, holds
 from properties.proofs.paramlemmas import N_MAX, NOT_PROVED, PARAM_LEMMAS, POW2_SIZES, setup_chunk_refresh
 from properties.proofs.prove import PROVED, UNITS_PER_S, VACUOUS, Row, fresh_z3_context
 from properties.proofs.sym import (
@@ -161,7 +162,7 @@ MERGES = ("none", "keyed", "full")
 
 
 def prove_loop(blocks: int = 4, budget_s: float = 120.0, block_bits: int | None = None, variant: Any = None,
-               verbose: bool = False, merge: str = "full") -> list[Row]:
+               verbose: bool = False, merge: str = "keyed", jobs: int = 1) -> list[Row]:
     """The chunk properties of pcpu_chunk_refresh_hint(full_scan=True) on ``blocks`` blocks, by induction.
 
     One row per chunk property (PROVED only when the invariant is established and kept
@@ -171,11 +172,11 @@ def prove_loop(blocks: int = 4, budget_s: float = 120.0, block_bits: int | None 
     fresh_z3_context()
     ALIGNED.clear()
     with integer_terms(), abstract_primitives():
-        return _prove_loop(blocks, budget_s, block_bits, variant, verbose, merge)
+        return _prove_loop(blocks, budget_s, block_bits, variant, verbose, merge, jobs)
 
 
 def _prove_loop(nb: int, budget_s: float, block_bits: int | None, variant: Any, verbose: bool,
-                merge: str) -> list[Row]:
+                merge: str, jobs: int) -> list[Row]:
     t0 = time.perf_counter()
     budget = Budget(max(1, int(budget_s * UNITS_PER_S)))
     lm = PARAM_LEMMAS[LEMMA]
@@ -266,10 +267,11 @@ def _prove_loop(nb: int, budget_s: float, block_bits: int | None, variant: Any, 
         print(f"  exploration: {' + '.join(str(f.paths) for f in (established, *kept))} paths, "
               f"{budget.used / 1e6:.1f}M units, {time.perf_counter() - t0:.1f}s", flush=True)
 
-    def check(family: Family, bad: list[z3.BoolRef], share: int, facts: bool = True) -> z3.CheckSatResult:
+    def check(family: Family, bad: list[z3.BoolRef], share: int, facts: bool = True,
+              within: Budget = budget) -> z3.CheckSatResult:
         s = z3.SolverFor("QF_UFLIA")
         s.add(*family.assume, *(family.facts if facts else []), *bad)
-        r = budget.check(s, share)
+        r = within.check(s, share)
         # without the facts a model may be no bitmap's: it decides nothing
         return r if facts or r == z3.unsat else z3.unknown
 
@@ -299,21 +301,28 @@ def _prove_loop(nb: int, budget_s: float, block_bits: int | None, variant: Any, 
             print(f"  vacuity: {vacuous}, {budget.used / 1e6:.1f}M units so far, {time.perf_counter() - tv:.1f}s",
                   flush=True)
     # pass 0: without the bitmap facts (a proof without them is one with them), a quarter of a
-    # fair share each; pass 1: with them, a fair share of what is left; pass 2: the rest
+    # fair share each; pass 1: with them, a fair share of what is left; pass 2: the rest.  The
+    # queries of a pass run in rounds of ``jobs`` forked processes (parallel.rounds)
     answers: list[z3.CheckSatResult] = [z3.unknown] * len(queries)
     for pass_ in (0, 1, 2):
-        todo = [k for k, a in enumerate(answers) if a == z3.unknown]
-        for left, k in enumerate(todo):
-            family, row, part, case = queries[k]
-            if why or vacuous or any(answers[j] == z3.sat for j in range(len(queries)) if queries[j][1] == row):
-                continue
-            tq, used = time.perf_counter(), budget.used
+        refuted = {queries[k][1] for k, a in enumerate(answers) if a == z3.sat}
+        todo = [str(k) for k, a in enumerate(answers) if a == z3.unknown and queries[k][1] not in refuted]
+        if why or vacuous or not todo:
+            break
+
+        def query(item: str, within: Budget, share: int, pass_: int = pass_) -> str:
+            family, row, part, case = queries[int(item)]
+            tq, used = time.perf_counter(), within.used
             bad = family.obligations.get(part, [])
-            share = 4 * len(todo) if pass_ == 0 else len(todo) - left
-            answers[k] = check(family, [case, z3.Or(*bad)], share, facts=pass_ > 0) if bad else z3.unsat
+            r = check(family, [case, z3.Or(*bad)], 4 * share if pass_ == 0 else share, facts=pass_ > 0,
+                      within=within) if bad else z3.unsat
             if verbose:
-                print(f"  pass {pass_} {row} {part} ({str(case).replace(chr(10), '')}): {answers[k]}, "
-                      f"{(budget.used - used) / 1e6:.1f}M units, {time.perf_counter() - tq:.1f}s", flush=True)
+                print(f"  pass {pass_} {row} {part} ({str(case).replace(chr(10), '')}): {r}, "
+                      f"{(within.used - used) / 1e6:.1f}M units, {time.perf_counter() - tq:.1f}s", flush=True)
+            return str(r)
+
+        for item, r in rounds(query, todo, budget, jobs).items():
+            answers[int(item)] = RESULT_OF[r]
     for (_, row, _, _), answer in zip(queries, answers, strict=True):
         worst = results.get(row, z3.unsat)
         results[row] = worst if worst != z3.unsat else answer
@@ -345,9 +354,9 @@ def _kind(prop: str) -> str:
 
 
 def run(blocks: int, budget_s: float, block_bits: int | None = None, verbose: bool = False,
-        merge: str = "full") -> list[str]:
+        merge: str = "keyed", jobs: int = JOBS) -> list[str]:
     """Proves the walk on ``blocks`` blocks and prints its rows; returns the rows left open."""
-    rows = prove_loop(blocks, budget_s, block_bits, verbose=verbose, merge=merge)
+    rows = prove_loop(blocks, budget_s, block_bits, verbose=verbose, merge=merge, jobs=jobs)
     for r in rows:
         print(f"  {r.lemma:<18} {r.prop:<31} {r.kind:<15} {r.verdict:<11} {r.seconds:6.1f}s  "
               f"{r.units / 1e6:6.1f}M units  {r.bounds_text()}  {r.note}", flush=True)
@@ -365,9 +374,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--blocks", type=int, default=4, help=f"blocks per chunk, 2..{WalkBits.BLOCKS - 2} (default 4)")
     ap.add_argument("--budget", type=float, default=120.0, help="seconds (as Z3 units, prove.UNITS_PER_S)")
     ap.add_argument("--block-bits", type=int, default=None, help="one power-of-two block size instead of every size")
-    ap.add_argument("--merge", choices=MERGES, default="full",
-                    help="pcpu_block_update()'s paths in the kept family: one If-valued path (full, default), "
-                         "one per contig and scan hint outcome (keyed), or each its own (none)")
+    ap.add_argument("--merge", choices=MERGES, default="keyed",
+                    help="pcpu_block_update()'s paths in the kept family: one per contig and scan hint outcome "
+                         "(keyed, default), one If-valued path (full), or each its own (none)")
+    ap.add_argument("--jobs", type=int, default=JOBS,
+                    help=f"forked processes for the queries (default {JOBS}; the units depend on it, the verdicts not)")
     ap.add_argument("--verbose", action="store_true", help="one line per solver query")
     try:
         args = ap.parse_args(argv)
@@ -377,13 +388,13 @@ def main(argv: list[str] | None = None) -> int:
     msg = ("--blocks must be 2..4" if not 2 <= args.blocks <= WalkBits.BLOCKS - 2 else
            f"--block-bits must be a power of two <= {N_MAX}" if bb is not None and not (
                1 <= bb <= N_MAX and bb & (bb - 1) == 0) else
-           "--budget must be > 0" if args.budget <= 0 else "")
+           "--budget must be > 0" if args.budget <= 0 else "--jobs must be >= 1" if args.jobs < 1 else "")
     if msg:
         print(f"loopinv: {msg}", file=sys.stderr)
         return 2
     sizes = "every block size" if bb is None else f"blocks of {bb} bits"
     print(f"== {LEMMA} by a loop invariant, {args.blocks} blocks of {sizes} (budget {args.budget:g} s)")
-    return 1 if run(args.blocks, args.budget, bb, args.verbose, args.merge) else 0
+    return 1 if run(args.blocks, args.budget, bb, args.verbose, args.merge, args.jobs) else 0
 
 
 if __name__ == "__main__":

@@ -338,7 +338,7 @@ def _prove(lm: ParamLemma, budget_s: float, variant: Any, todo: list[str], verbo
                       f"{time.perf_counter() - tq:.1f}s (exploration {explored_units / 1e6:.1f}M)", flush=True)
             return str(r)
 
-        results |= {p: _RESULTS[r] for p, r in rounds(query, again, budget, jobs).items()}
+        results |= {p: RESULT_OF[r] for p, r in rounds(query, again, budget, jobs).items()}
     rows = []
     for prop in todo:
         r = results.get(prop, z3.unknown)
@@ -358,7 +358,7 @@ def _prove(lm: ParamLemma, budget_s: float, variant: Any, todo: list[str], verbo
 
 # forked processes for the block lemmas in make's runs (a fixed number: the unit counts depend on it)
 JOBS = 2
-_RESULTS = {str(r): r for r in (z3.sat, z3.unsat, z3.unknown)}
+RESULT_OF = {str(r): r for r in (z3.sat, z3.unsat, z3.unknown)}
 
 
 def run(names: list[str], budget_s: float, props: list[str] | None = None, verbose: bool = False,
