@@ -8,7 +8,8 @@ For each block-scope lemma, block sizes 8, 16, 32, ... up to --max-bits are trie
 in order until one does not finish within the budget; for each chunk-scope lemma,
 2, 3, 4 blocks of --chunk-block-bits.  Lemmas with a size-independent proof
 (properties/proofs/parametric.py) then run it once, with the same budget; chunk lemmas
-run it on 2, 3, 4 blocks of every size, with --param-budget, until one is not proved.
+run it on 2, 3, 4 blocks of every size, with --param-budget, until one is not proved, and
+chunk_refresh_hint then its loop-invariant proof (properties/proofs/loopinv.py) on 2, 3, 4.
 A size counts as decided when every property is PROVED or REFUTED (exploration
 complete).  Prints one line per run and the largest decided size per lemma.  The budget is counted in Z3 resource units
 (prove.UNITS_PER_S per "second"), so which sizes are decided does not depend on
@@ -30,6 +31,8 @@ import sys
 from properties.oneline_args import OneLineParser
 from properties.proofs.expected import EXPECTED
 from properties.proofs.lemmas import LEMMAS
+from properties.proofs.loopinv import LEMMA as LOOP_LEMMA
+from properties.proofs.loopinv import prove_loop
 from properties.proofs.parametric import DEFAULT_LEMMAS, JOBS, PARAM_LEMMAS, prove_param
 from properties.proofs.prove import PROVED, REFUTED, UNITS_PER_S, prove
 
@@ -96,6 +99,12 @@ def main(argv: list[str] | None = None) -> int:
             if not took:
                 break
             best[name] += f"; {nb} blocks of every size in {took}"
+        if name == LOOP_LEMMA:  # the walk by its loop invariant (properties/proofs/loopinv.py)
+            for nb in range(2, args.max_blocks + 1):
+                took = by_invariant(args.param_budget, nb)
+                if not took:
+                    break
+                best[name] += f"; by a loop invariant, {nb} blocks of every size in {took}"
     print("\nlargest size decided within the budget:")
     for name, b in best.items():
         print(f"  {name:<20} {b}")
@@ -111,6 +120,16 @@ def every_size(name: str, budget_s: float, nb: int | None) -> str:
           f"{rows[0].seconds:7.1f} s  {rows[0].units / 1e6:6.1f}M units  paths={rows[0].bounds['paths']:<5} "
           f"{'decided' if ok else 'NOT decided'} (every size, budget {budget_s:g} s; rows the bounded proofs "
           "refute excluded)", flush=True)
+    return f"{rows[0].seconds:.1f} s" if ok else ""
+
+
+def by_invariant(budget_s: float, nb: int) -> str:
+    """pcpu_chunk_refresh_hint's walk on ``nb`` blocks of every size by its loop invariant; its seconds if proved."""
+    rows = prove_loop(nb, budget_s, jobs=JOBS)
+    ok = all(r.verdict == PROVED for r in rows)
+    print(f"{LOOP_LEMMA:<20} block_bits={rows[0].bounds['block_bits']} blocks={nb}  {rows[0].seconds:7.1f} s  "
+          f"{rows[0].units / 1e6:6.1f}M units  paths={rows[0].bounds['paths']:<5} "
+          f"{'decided' if ok else 'NOT decided'} (by a loop invariant, budget {budget_s:g} s)", flush=True)
     return f"{rows[0].seconds:.1f} s" if ok else ""
 
 
