@@ -361,6 +361,12 @@ JOBS = 2
 RESULT_OF = {str(r): r for r in (z3.sat, z3.unsat, z3.unknown)}
 
 
+def row_line(r: Row, tail: str) -> str:
+    """One row of the every-size tables, ``tail`` (its note or ledger entry) last."""
+    return (f"  {r.lemma:<18} {r.prop:<31} {r.kind:<15} {r.verdict:<11} {r.seconds:6.1f}s  "
+            f"{r.units / 1e6:6.1f}M units  {r.bounds_text()}  {tail}")
+
+
 def run(names: list[str], budget_s: float, props: list[str] | None = None, verbose: bool = False,
         runs: int = 1, blocks: int | None = None, block_bits: int | None = None,
         ledger_rows: bool = False, jobs: int = JOBS) -> list[str]:
@@ -378,8 +384,7 @@ def run(names: list[str], budget_s: float, props: list[str] | None = None, verbo
             tag = f"ledger {fid}: refuted by the bounded proofs, so it cannot hold for every size" if fid else ""
             if fid and "not queried" in r.note:
                 tag += " (not queried)"
-            print(f"  {r.lemma:<18} {r.prop:<31} {r.kind:<15} {r.verdict:<11} {r.seconds:6.1f}s  "
-                  f"{r.units / 1e6:6.1f}M units  {r.bounds_text()}  {tag or r.note}", flush=True)
+            print(row_line(r, tag or r.note), flush=True)
             total += 1
             proved += r.verdict == PROVED
             if r.verdict != PROVED and not fid:
