@@ -162,7 +162,7 @@ MERGES = ("none", "keyed", "full")
 
 
 def prove_loop(blocks: int = 4, budget_s: float = 1500.0, block_bits: int | None = None, variant: Any = None,
-               verbose: bool = False, merge: str = "keyed", jobs: int = 1) -> list[Row]:
+               verbose: bool = False, merge: str = "keyed", jobs: int = 1, pushed: bool = True) -> list[Row]:
     """The chunk properties of pcpu_chunk_refresh_hint(full_scan=True) on ``blocks`` blocks, by induction.
 
     One row per chunk property (PROVED only when the invariant is established and kept
@@ -172,11 +172,11 @@ def prove_loop(blocks: int = 4, budget_s: float = 1500.0, block_bits: int | None
     fresh_z3_context()
     ALIGNED.clear()
     with integer_terms(), abstract_primitives():
-        return _prove_loop(blocks, budget_s, block_bits, variant, verbose, merge, jobs)
+        return _prove_loop(blocks, budget_s, block_bits, variant, verbose, merge, jobs, pushed)
 
 
 def _prove_loop(nb: int, budget_s: float, block_bits: int | None, variant: Any, verbose: bool,
-                merge: str, jobs: int) -> list[Row]:
+                merge: str, jobs: int, pushed: bool) -> list[Row]:
     t0 = time.perf_counter()
     budget = Budget(max(1, int(budget_s * UNITS_PER_S)))
     lm = PARAM_LEMMAS[LEMMA]
@@ -285,7 +285,7 @@ def _prove_loop(nb: int, budget_s: float, block_bits: int | None, variant: Any, 
                     r = within.check(s, 4 * len(todo))
                     out[k] = r if r == z3.unsat else z3.unknown  # a model without the facts may be no bitmap's
                 else:
-                    if solver is None:
+                    if solver is None or not pushed:
                         solver = z3.SolverFor("QF_UFLIA")
                         solver.add(*family.assume, *family.facts)
                     solver.push()
@@ -401,9 +401,9 @@ def _kind(prop: str) -> str:
 
 
 def run(blocks: int, budget_s: float, block_bits: int | None = None, verbose: bool = False,
-        merge: str = "keyed", jobs: int = JOBS) -> list[str]:
+        merge: str = "keyed", jobs: int = JOBS, pushed: bool = True) -> list[str]:
     """Proves the walk on ``blocks`` blocks and prints its rows; returns the rows left open."""
-    rows = prove_loop(blocks, budget_s, block_bits, verbose=verbose, merge=merge, jobs=jobs)
+    rows = prove_loop(blocks, budget_s, block_bits, verbose=verbose, merge=merge, jobs=jobs, pushed=pushed)
     for r in rows:
         print(row_line(r, r.note), flush=True)
     open_rows = [f"{LEMMA}:{r.prop}" for r in rows if r.verdict != PROVED]
@@ -427,6 +427,8 @@ def main(argv: list[str] | None = None) -> int:
                          "(keyed, default), one If-valued path (full), or each its own (none)")
     ap.add_argument("--jobs", type=int, default=JOBS,
                     help=f"forked processes for the queries (default {JOBS}; the units depend on it, the verdicts not)")
+    ap.add_argument("--fresh", action="store_true",
+                    help="a fresh solver per query (default: pushed on one solver per family)")
     ap.add_argument("--verbose", action="store_true", help="one line per solver query")
     try:
         args = ap.parse_args(argv)
@@ -442,7 +444,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     sizes = "every block size" if bb is None else f"blocks of {bb} bits"
     print(f"== {LEMMA} by a loop invariant, {args.blocks} blocks of {sizes} (budget {args.budget:g} s)")
-    return 1 if run(args.blocks, args.budget, bb, args.verbose, args.merge, args.jobs) else 0
+    return 1 if run(args.blocks, args.budget, bb, args.verbose, args.merge, args.jobs, not args.fresh) else 0
 
 
 if __name__ == "__main__":

@@ -8,6 +8,7 @@ beside it or when it finishes.  The budgets here are fixed before the children s
 from __future__ import annotations
 
 import functools
+import gc
 import os
 import pickle
 from collections.abc import Callable
@@ -24,12 +25,31 @@ def forked(calls: list[Callable[[], Any]], jobs: int) -> list[Any]:
     running: dict[int, tuple[int, int]] = {}  # pid -> (call index, read end of its pipe)
     out: dict[int, Any] = {}
     todo = list(enumerate(calls))
+    # every child forks from the same state: a cyclic collection in this process between two forks
+    # (set off by unpickling the results of whichever children ended first) would free Z3 terms,
+    # and a child's new terms would get other AST ids, which Z3's search follows (a loopinv mutant
+    # was refuted in one run and out of budget in the next)
+    gc.collect()
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        _run(running, out, todo, jobs, enabled)
+    finally:
+        if enabled:
+            gc.enable()
+    return [out[i] for i in range(len(calls))]
+
+
+def _run(running: dict[int, tuple[int, int]], out: dict[int, Any], todo: list[tuple[int, Callable[[], Any]]],
+         jobs: int, gc_enabled: bool) -> None:
     while todo or running:
         while todo and len(running) < jobs:
             i, call = todo.pop(0)
             rd, wr = os.pipe()
             pid = os.fork()
             if pid == 0:  # the child: its result down the pipe, then leave without any cleanup
+                if gc_enabled:
+                    gc.enable()
                 os.close(rd)
                 try:
                     res: Any = ("ok", call())
@@ -50,7 +70,6 @@ def forked(calls: list[Callable[[], Any]], jobs: int) -> list[Any]:
         if kind != "ok":
             raise RuntimeError(f"a forked query process failed: {value}")
         out[i] = value
-    return [out[i] for i in range(len(calls))]
 
 
 def rounds(query: Callable[[str, Budget, int], str], items: list[str], budget: Budget, jobs: int) -> dict[str, str]:
