@@ -442,7 +442,7 @@ def main(argv: list[str] | None = None) -> int:
     if msg:
         print(f"loopinv: {msg}", file=sys.stderr)
         return 2
-    sizes = "every block size" if bb is None else f"blocks of {bb} bits"
+    sizes = "every block size" if bb is None else f"{bb} bits"
     print(f"== {LEMMA} by a loop invariant, {args.blocks} blocks of {sizes} (budget {args.budget:g} s)")
     return 1 if run(args.blocks, args.budget, bb, args.verbose, args.merge, args.jobs, not args.fresh) else 0
 
