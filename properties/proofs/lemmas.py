@@ -48,9 +48,10 @@ def md_fields(name: str, nr_bits: int) -> pcpu_block_md:
 
 
 def md_range_list(md: pcpu_block_md) -> list[z3.BoolRef]:
-    """Every hint field of ``md`` in [0, nr_bits] (an int, or the parametric lemmas' symbolic size)."""
+    """Every hint field of ``md`` (symbolic, or a value the code assigned) in [0, nr_bits] (an int,
+    or the parametric lemmas' symbolic size)."""
     n = lift(md.nr_bits)
-    return [z3.And(getattr(md, f).e >= 0, getattr(md, f).e <= n) for f in (
+    return [z3.And(lift(getattr(md, f)) >= 0, lift(getattr(md, f)) <= n) for f in (
         "scan_hint", "scan_hint_start", "contig_hint", "contig_hint_start", "left_free", "right_free", "first_free")]
 
 

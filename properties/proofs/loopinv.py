@@ -46,10 +46,17 @@ from impl.internal import MD_FIELDS, pcpu_block_md, pcpu_chunk
 from properties.oneline_args import OneLineParser
 from properties.proofs.absbitmap import AbsBitmap, Terms, axioms, close_under_pu
 from properties.proofs.abstractions import ALIGNED, BlockBits, abstract_primitives
-from properties.proofs.lemmas import CHUNK_PROPS, md_fields, percpu_for
+from properties.proofs.lemmas import CHUNK_PROPS, md_fields, md_range_list, percpu_for
 from properties.proofs.parallel import forked
 from properties.proofs.parametric import FORK_ON, JOBS, RESULT_OF, Judge, holds, row_line
-from properties.proofs.paramlemmas import N_MAX, NOT_PROVED, PARAM_LEMMAS, POW2_SIZES, setup_chunk_refresh
+from properties.proofs.paramlemmas import (
+    N_MAX,
+    NOT_PROVED,
+    PARAM_LEMMAS,
+    POW2_SIZES,
+    block_bits_ok,
+    setup_chunk_refresh,
+)
 from properties.proofs.prove import PROVED, UNITS_PER_S, VACUOUS, Row, fresh_z3_context
 from properties.proofs.sym import (
     Budget,
@@ -64,6 +71,7 @@ from properties.proofs.sym import (
     merged,
     var,
 )
+from properties.registry import PROPERTIES
 
 LEMMA = "chunk_refresh_hint"
 HINTS = [f for f in MD_FIELDS if f != "nr_bits"]
@@ -142,8 +150,8 @@ class Walk:
 
 
 def _ranges(md: pcpu_block_md, b: Any, size: Any) -> list[z3.BoolRef]:
-    """chunk_md's hints in [0, size], the cut's bit_off in [0, size + 1] (past a run that ends the chunk)."""
-    return [b >= 0, b <= size + 1, *[z3.And(lift(getattr(md, f)) >= 0, lift(getattr(md, f)) <= size) for f in HINTS]]
+    """The cut's bit_off in [0, size + 1] (past a run that ends the chunk), chunk_md's hints in [0, size]."""
+    return [b >= 0, b <= size + 1, *md_range_list(md)]
 
 
 @dataclass
@@ -257,6 +265,7 @@ def _prove_loop(nb: int, budget_s: float, block_bits: int | None, variant: Any, 
             for case in cases[family.name] if part == MATCHED else [z3.BoolVal(True)]:
                 queries.append((family, family.name, part, case))
     queries += [(fam, row, row, z3.BoolVal(True)) for fam in kept for row in CHUNK_PROPS]
+    ks_of = {id(fam): [k for k, q in enumerate(queries) if q[0] is fam] for fam in (established, *kept)}
     cut_terms = {k: v for k, v in terms.args.items() if k not in base}
 
     def answer(family: Family, ks: list[int], within: Budget) -> list[str]:
@@ -322,8 +331,7 @@ def _prove_loop(nb: int, budget_s: float, block_bits: int | None, variant: Any, 
         if verbose:
             print(f"  {family.name} {at_text(family)}: {family.paths} paths, {b.used / 1e6:.1f}M units, "
                   f"{time.perf_counter() - tw:.1f}s", flush=True)
-        ks = [k for k, q in enumerate(queries) if q[0] is family]
-        got = [] if why else answer(family, ks, b)
+        got = [] if why else answer(family, ks_of[id(family)], b)
         if verbose:
             print(f"  {family.name} {at_text(family)} done: {b.used / 1e6:.1f}M units, {time.perf_counter() - tw:.1f}s",
                   flush=True)
@@ -355,7 +363,7 @@ def _prove_loop(nb: int, budget_s: float, block_bits: int | None, variant: Any, 
     # the families took 89, 54, 50, 21, 9 and 5 s: 125 s with the established one second)
     order = [*kept[:-2], established, *kept[-2:]]
     calls: list[Callable[[], Any]] = [functools.partial(vacuity, left // 20)]
-    calls += [functools.partial(work, fam, share * sum(q[0] is fam for q in queries)) for fam in order]
+    calls += [functools.partial(work, fam, share * len(ks_of[id(fam)])) for fam in order]
     done = forked(calls[1:] + calls[:1], jobs)
     vac, vac_used = done[-1]
     budget.charge(vac_used)
@@ -368,7 +376,7 @@ def _prove_loop(nb: int, budget_s: float, block_bits: int | None, variant: Any, 
         budget.charge(used)
         why = why or failed
         paths, nterms = paths + fam_paths, max(nterms, fam_terms)
-        for k, r in zip([k for k, q in enumerate(queries) if q[0] is fam], got, strict=False):
+        for k, r in zip(ks_of[id(fam)], got, strict=False):
             answers[k] = RESULT_OF[r]
     results: dict[str, z3.CheckSatResult] = {}
     for (_, row, _, _), answer in zip(queries, answers, strict=True):
@@ -386,18 +394,12 @@ def _prove_loop(nb: int, budget_s: float, block_bits: int | None, variant: Any, 
                        "budget" if r == z3.unknown else
                        "the induction is not closed" if r == z3.unsat else
                        "a model of the instantiated axioms: see the bounded proofs")
-        kind = "induction" if row in (ESTABLISHED, KEPT) else _kind(row)
+        kind = "induction" if row in (ESTABLISHED, KEPT) else PROPERTIES[row].kind
         rows.append(Row(LEMMA, row, kind, verdict, dict(bounds), note=note))
     dt = round(time.perf_counter() - t0, 2)
     for row_ in rows:
         row_.seconds, row_.units = dt, budget.used
     return rows
-
-
-def _kind(prop: str) -> str:
-    from properties.registry import PROPERTIES
-
-    return PROPERTIES[prop].kind
 
 
 def run(blocks: int, budget_s: float, block_bits: int | None = None, verbose: bool = False,
@@ -420,13 +422,14 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--blocks", type=int, default=4, help=f"blocks per chunk, 2..{WalkBits.BLOCKS - 2} (default 4)")
     ap.add_argument("--budget", type=float, default=1500.0,
                     help="seconds (as Z3 units, prove.UNITS_PER_S), a cap split between the families before "
-                         "they start: four blocks use about 530M units (400 such seconds) in about 120 s")
+                         "they start: four blocks of 64 bits use 465-529M units (about 400 such seconds) in 125-148 s")
     ap.add_argument("--block-bits", type=int, default=None, help="one power-of-two block size instead of every size")
     ap.add_argument("--merge", choices=MERGES, default="keyed",
                     help="pcpu_block_update()'s paths in the kept family: one per contig and scan hint outcome "
                          "(keyed, default), one If-valued path (full), or each its own (none)")
     ap.add_argument("--jobs", type=int, default=JOBS,
-                    help=f"forked processes for the queries (default {JOBS}; the units depend on it, the verdicts not)")
+                    help=f"families run in forked processes at once (default {JOBS}; the verdicts and units do not "
+                         "depend on it)")
     ap.add_argument("--fresh", action="store_true",
                     help="a fresh solver per query (default: pushed on one solver per family)")
     ap.add_argument("--verbose", action="store_true", help="one line per solver query")
@@ -436,8 +439,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2 if e.code else 0
     bb = args.block_bits
     msg = ("--blocks must be 2..4" if not 2 <= args.blocks <= WalkBits.BLOCKS - 2 else
-           f"--block-bits must be a power of two <= {N_MAX}" if bb is not None and not (
-               1 <= bb <= N_MAX and bb & (bb - 1) == 0) else
+           f"--block-bits must be a power of two <= {N_MAX}" if not block_bits_ok(bb) else
            "--budget must be > 0" if args.budget <= 0 else "--jobs must be >= 1" if args.jobs < 1 else "")
     if msg:
         print(f"loopinv: {msg}", file=sys.stderr)

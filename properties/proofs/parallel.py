@@ -22,9 +22,6 @@ def forked(calls: list[Callable[[], Any]], jobs: int) -> list[Any]:
 
     A child that fails raises RuntimeError here, with what it raised.
     """
-    running: dict[int, tuple[int, int]] = {}  # pid -> (call index, read end of its pipe)
-    out: dict[int, Any] = {}
-    todo = list(enumerate(calls))
     # every child forks from the same state: a cyclic collection in this process between two forks
     # (set off by unpickling the results of whichever children ended first) would free Z3 terms,
     # and a child's new terms would get other AST ids, which Z3's search follows (a loopinv mutant
@@ -33,15 +30,18 @@ def forked(calls: list[Callable[[], Any]], jobs: int) -> list[Any]:
     enabled = gc.isenabled()
     gc.disable()
     try:
-        _run(running, out, todo, jobs, enabled)
+        out = _run(calls, jobs, enabled)
     finally:
         if enabled:
             gc.enable()
     return [out[i] for i in range(len(calls))]
 
 
-def _run(running: dict[int, tuple[int, int]], out: dict[int, Any], todo: list[tuple[int, Callable[[], Any]]],
-         jobs: int, gc_enabled: bool) -> None:
+def _run(calls: list[Callable[[], Any]], jobs: int, gc_enabled: bool) -> dict[int, Any]:
+    """The results by call index; a child collects garbage again if this process did before."""
+    running: dict[int, tuple[int, int]] = {}  # pid -> (call index, read end of its pipe)
+    out: dict[int, Any] = {}
+    todo = list(enumerate(calls))
     while todo or running:
         while todo and len(running) < jobs:
             i, call = todo.pop(0)
@@ -70,6 +70,7 @@ def _run(running: dict[int, tuple[int, int]], out: dict[int, Any], todo: list[tu
         if kind != "ok":
             raise RuntimeError(f"a forked query process failed: {value}")
         out[i] = value
+    return out
 
 
 def rounds(query: Callable[[str, Budget, int], str], items: list[str], budget: Budget, jobs: int) -> dict[str, str]:

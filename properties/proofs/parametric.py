@@ -92,7 +92,7 @@ from properties.proofs.abstractions import ALIGNED, BlockBits, abstract_primitiv
 from properties.proofs.expected import EXPECTED
 from properties.proofs.lemmas import BLOCK_PROPS, CHUNK_PROPS, FIT_PROPS, percpu_for
 from properties.proofs.parallel import rounds
-from properties.proofs.paramlemmas import DEFAULT_LEMMAS, N_MAX, NOT_PROVED, PARAM_LEMMAS, ParamLemma
+from properties.proofs.paramlemmas import DEFAULT_LEMMAS, N_MAX, NOT_PROVED, PARAM_LEMMAS, ParamLemma, block_bits_ok
 from properties.proofs.prove import PROVED, UNITS_PER_S, VACUOUS, Row, fresh_z3_context
 from properties.proofs.sym import (
     Budget,
@@ -423,7 +423,7 @@ def main(argv: list[str] | None = None) -> int:
     bad_prop = [p for p in args.prop if p not in BLOCK_PROPS + CHUNK_PROPS + FIT_PROPS]
     bad_lemma = [m for m in args.lemma if m not in PARAM_LEMMAS]
     bb = args.block_bits
-    bad_size = bb is not None and not (1 <= bb <= N_MAX and bb & (bb - 1) == 0)
+    bad_size = not block_bits_ok(bb)
     bad_blocks = args.blocks is not None and not 2 <= args.blocks <= BlockBits.BLOCKS - 1
     if bad_prop or bad_lemma or args.budget <= 0 or args.runs < 1 or args.jobs < 1 or bad_size or bad_blocks:
         msg = (f"unknown property {bad_prop[0]!r}" if bad_prop else

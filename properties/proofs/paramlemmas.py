@@ -35,6 +35,11 @@ ALL_SIZES = f"1..{N_MAX}"
 POW2_SIZES = f"2^k<={N_MAX}"
 
 
+def block_bits_ok(bb: int | None) -> bool:
+    """A --block-bits argument: absent (every size), or a power of two up to N_MAX."""
+    return bb is None or (1 <= bb <= N_MAX and bb & (bb - 1) == 0)
+
+
 @dataclass
 class Instance:
     """One symbolic call: the chunk before it, the bitmaps, the call and its assumptions."""
