@@ -36,8 +36,7 @@ from __future__ import annotations
 import copy
 import functools
 import time
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import z3
@@ -46,13 +45,12 @@ from impl.internal import MD_FIELDS, pcpu_block_md, pcpu_chunk
 from properties.oneline_args import OneLineParser
 from properties.proofs.absbitmap import AbsBitmap, Terms, axioms, close_under_pu
 from properties.proofs.abstractions import ALIGNED, BlockBits, abstract_primitives
+from properties.proofs.families import Family, Plan, Query, solve
 from properties.proofs.lemmas import CHUNK_PROPS, md_fields, md_range_list, percpu_for
-from properties.proofs.parallel import forked
-from properties.proofs.parametric import FORK_ON, JOBS, RESULT_OF, Judge, holds, row_line
+from properties.proofs.parametric import FORK_ON, JOBS, Judge, holds, row_line
 from properties.proofs.paramlemmas import (
     N_MAX,
     NOT_PROVED,
-    PARAM_LEMMAS,
     POW2_SIZES,
     block_bits_ok,
     setup_chunk_refresh,
@@ -64,7 +62,6 @@ from properties.proofs.sym import (
     PathLimit,
     Run,
     SInt,
-    Unknown,
     explore,
     integer_terms,
     lift,
@@ -75,6 +72,12 @@ from properties.registry import PROPERTIES
 
 LEMMA = "chunk_refresh_hint"
 HINTS = [f for f in MD_FIELDS if f != "nr_bits"]
+# what the walk reads, as registry properties: chunk_md's first_free and scan_hint sound, the block
+# hints pcpu_next_md_free_region() reads exact.  The proof assumes these and nothing more (no scan_hint
+# prefix facts either), so a caller of the walk has exactly these to show at its call; without
+# inv_block_contig_hint_start, two blocks of every size leave the invariant unproved (test_proofs_loop)
+WALK_PRE = ("inv_chunk_first_free_lower", "inv_chunk_scan_hint", "inv_block_contig_hint",
+            "inv_block_contig_hint_start", "inv_block_left_free", "inv_block_right_free")
 ESTABLISHED, KEPT = "loop_invariant_established", "loop_invariant_kept"
 MATCHED = "largest_matched"
 
@@ -154,40 +157,29 @@ def _ranges(md: pcpu_block_md, b: Any, size: Any) -> list[z3.BoolRef]:
     return [b >= 0, b <= size + 1, *md_range_list(md)]
 
 
-@dataclass
-class Family:
-    """One family of queries: its paths' conditions with what each must show."""
-
-    name: str
-    assume: list[z3.BoolRef]
-    explore_assume: list[z3.BoolRef]  # what the path checks assume (the ranges: cheaper checks)
-    obligations: dict[str, list[z3.BoolRef]] = field(default_factory=dict)  # row or part -> bad cases
-    paths: int = 0
-    facts: list[z3.BoolRef] = field(default_factory=list)  # the bitmap facts over the family's terms
-
-
 MERGES = ("none", "keyed", "full")
 
 
 def prove_loop(blocks: int = 4, budget_s: float = 1500.0, block_bits: int | None = None, variant: Any = None,
-               verbose: bool = False, merge: str = "keyed", jobs: int = 1, pushed: bool = True) -> list[Row]:
+               verbose: bool = False, merge: str = "keyed", jobs: int = 1, pushed: bool = True,
+               pre: tuple[str, ...] = WALK_PRE) -> list[Row]:
     """The chunk properties of pcpu_chunk_refresh_hint(full_scan=True) on ``blocks`` blocks, by induction.
 
     One row per chunk property (PROVED only when the invariant is established and kept
     and the property holds at the exit) and one each for establishing and keeping the
-    invariant.  ``block_bits``: one power-of-two block size instead of every size.
+    invariant.  ``block_bits``: one power-of-two block size instead of every size; ``pre``: the
+    properties the walk's state is assumed to meet (WALK_PRE; a smaller set shows what it needs).
     """
     fresh_z3_context()
     ALIGNED.clear()
     with integer_terms(), abstract_primitives():
-        return _prove_loop(blocks, budget_s, block_bits, variant, verbose, merge, jobs, pushed)
+        return _prove_loop(blocks, budget_s, block_bits, variant, verbose, merge, jobs, pushed, pre)
 
 
 def _prove_loop(nb: int, budget_s: float, block_bits: int | None, variant: Any, verbose: bool,
-                merge: str, jobs: int, pushed: bool) -> list[Row]:
+                merge: str, jobs: int, pushed: bool, pre: tuple[str, ...]) -> list[Row]:
     t0 = time.perf_counter()
     budget = Budget(max(1, int(budget_s * UNITS_PER_S)))
-    lm = PARAM_LEMMAS[LEMMA]
     pcpu = percpu_for(8)
     if variant is not None:
         variant(pcpu)
@@ -202,7 +194,7 @@ def _prove_loop(nb: int, budget_s: float, block_bits: int | None, variant: Any, 
         pcpu.pcpu_block_update = merged(pcpu.pcpu_block_update, MD_FIELDS, fork_on)  # type: ignore[method-assign]
     judge = Judge.of(inst.pre, "pre", n, nb, pcpu.PCPU_BITMAP_BLOCK_BITS)
     walk = Walk(n, nb, inst.chunk, inst.pre, judge, terms)
-    pre_fs = [judge.holds(p, inst.chunk) for p in lm.pre]
+    pre_fs = [judge.holds(p, inst.chunk) for p in pre]
     defs = [t.defs for t in judge.truths()]
     # the kept family's state at the cut: chunk_md's fields and bit_off fresh
     cut_md = md_fields("cut", 0)
@@ -211,12 +203,13 @@ def _prove_loop(nb: int, budget_s: float, block_bits: int | None, variant: Any, 
         terms.add(getattr(cut_md, f).e)
     cut_b = var("cut.bit_off")
     real_next = pcpu.pcpu_next_md_free_region
-    established = Family(ESTABLISHED, [*inst.assume, *pre_fs, *defs], inst.assume)
+    established = Family(ESTABLISHED, "", [*inst.assume, *pre_fs, *defs], inst.assume)
     # keeping it is explored and queried once per block the cut lies in (and once past the last
     # block): on four blocks, as one family of 6150 paths, its no_straddle and contig_upper parts
     # were undecided at 150M units each
     at = [z3.And(i * n <= cut_b, cut_b < (i + 1) * n) for i in range(nb)] + [cut_b >= nb * n]
-    kept = [Family(KEPT, [], [*inst.assume, *_ranges(cut_md, cut_b, nb * n), c]) for c in at]
+    kept = [Family(KEPT, f"(cut in block {i})", [], [*inst.assume, *_ranges(cut_md, cut_b, nb * n), c])
+            for i, c in enumerate(at)]
 
     def run(family: Family) -> Any:
         chunk = copy.copy(inst.chunk)
@@ -259,85 +252,30 @@ def _prove_loop(nb: int, budget_s: float, block_bits: int | None, variant: Any, 
     spans = [z3.And(largest > 0, i * n <= start, start < (i + 1) * n, j * n < start + largest,
                     start + largest <= (j + 1) * n) for i in range(nb) for j in range(i, nb)]
     cases = {ESTABLISHED: [largest == 0, *spans], KEPT: walk.matched(cut_md, cut_b)}
-    queries: list[tuple[Family, str, str, z3.BoolRef]] = []
+    queries: list[Query] = []
     for family in (established, *kept):
         for part in walk.parts(cut_md, cut_b):
             for case in cases[family.name] if part == MATCHED else [z3.BoolVal(True)]:
-                queries.append((family, family.name, part, case))
-    queries += [(fam, row, row, z3.BoolVal(True)) for fam in kept for row in CHUNK_PROPS]
-    ks_of = {id(fam): [k for k, q in enumerate(queries) if q[0] is fam] for fam in (established, *kept)}
+                queries.append(Query(family, family.name, part, case))
+    queries += [Query(fam, row, row, z3.BoolVal(True)) for fam in kept for row in CHUNK_PROPS]
     cut_terms = {k: v for k, v in terms.args.items() if k not in base}
 
-    def answer(family: Family, ks: list[int], within: Budget) -> list[str]:
-        """The answers to the family's queries ``ks``, in three passes.
-
-        Pass 0: without the bitmap facts (a proof without them is one with them), each a
-        quarter of a fair share.  Passes 1 and 2: on one solver that holds the family's
-        assumptions and facts, each query pushed and popped (four blocks of 64 bits: 507.7M
-        units and 194 s, against 700.5M and 297 s with a fresh solver per query), a fair
-        share of what is left, then the undecided ones share the rest.
-        """
-        out = dict.fromkeys(ks, z3.unknown)
-        solver = None
-        for pass_ in (0, 1, 2):
-            refuted = {queries[k][1] for k in ks if out[k] == z3.sat}
-            todo = [k for k in ks if out[k] == z3.unknown and queries[k][1] not in refuted]
-            for left, k in enumerate(todo):
-                _, row, part, case = queries[k]
-                bad = family.obligations.get(part, [])
-                tq, used = time.perf_counter(), within.used
-                if not bad:
-                    out[k] = z3.unsat
-                elif pass_ == 0:
-                    s = z3.SolverFor("QF_UFLIA")
-                    s.add(*family.assume, case, z3.Or(*bad))
-                    r = within.check(s, 4 * len(todo))
-                    out[k] = r if r == z3.unsat else z3.unknown  # a model without the facts may be no bitmap's
-                else:
-                    if solver is None or not pushed:
-                        solver = z3.SolverFor("QF_UFLIA")
-                        solver.add(*family.assume, *family.facts)
-                    solver.push()
-                    solver.add(case, z3.Or(*bad))
-                    try:
-                        out[k] = within.check(solver, (2 if pass_ == 1 else 1) * (len(todo) - left))
-                    finally:
-                        solver.pop()
-                if verbose and bad:
-                    print(f"  pass {pass_} {row} {part} ({str(case).replace(chr(10), '')}): {out[k]}, "
-                          f"{(within.used - used) / 1e6:.1f}M units, {time.perf_counter() - tq:.1f}s", flush=True)
-        return [str(out[k]) for k in ks]
-
-    def work(family: Family, units: int) -> tuple[list[str], int, str, int, int]:
-        """One family in a process of its own: its paths, its facts, its queries' answers.
-
-        Its bitmap facts are instances over the terms of its own paths (and the setup's, and
-        for the kept families the cut's): establishing the invariant on four blocks over every
-        family's terms left a case undecided at 51M units that its own settle in 33M.
-        """
-        b, why, tw = Budget(units), "", time.perf_counter()
-        before = dict(terms.args)
+    def explore_family(family: Family, within: Budget) -> None:
         explorer = z3.SolverFor("QF_UFLIA")
         explorer.add(*family.explore_assume)
-        try:
-            explore(explorer, functools.partial(run, family), functools.partial(on_path, family),
-                    budget=Budget(units // 4, parent=b), keep=False)
-        except (Unknown, PathLimit) as e:
-            why = f"{family.name}: {e}"
+        explore(explorer, functools.partial(run, family), functools.partial(on_path, family), budget=within,
+                keep=False)
+
+    def facts(family: Family, before: dict[int, Any]) -> tuple[list[z3.BoolRef], int]:
+        """Instances over the terms of the family's own paths (and the setup's, and for the kept
+        families the cut's): establishing the invariant on four blocks over every family's terms
+        left a case undecided at 51M units that its own settle in 33M."""
         close_under_pu(inst.pre)
         own = {k: v for k, v in terms.args.items() if k not in before}
         args = list((base | ({} if family is established else cut_terms) | own).values())
-        family.facts = [*axioms(inst.pre, args), *judge.facts(args, inst.chunk)]
-        if verbose:
-            print(f"  {family.name} {at_text(family)}: {family.paths} paths, {b.used / 1e6:.1f}M units, "
-                  f"{time.perf_counter() - tw:.1f}s", flush=True)
-        got = [] if why else answer(family, ks_of[id(family)], b)
-        if verbose:
-            print(f"  {family.name} {at_text(family)} done: {b.used / 1e6:.1f}M units, {time.perf_counter() - tw:.1f}s",
-                  flush=True)
-        return got, b.used, why, family.paths, len(args)
+        return [*axioms(inst.pre, args), *judge.facts(args, None)], len(args)
 
-    def vacuity(units: int) -> tuple[str, int]:
+    def vacuity(within: Budget) -> str:
         """Whether some bitmap meets the established family's assumptions (the chunk's hints sound).
 
         That decides it for the kept families too once the invariant is established: the state
@@ -345,45 +283,18 @@ def _prove_loop(nb: int, budget_s: float, block_bits: int | None, variant: Any, 
         some block).  Checking the kept families' assumptions directly needed 17M units on four
         blocks of 64 bits in one context and more than 68M in another.
         """
-        b = Budget(units)
         s = z3.SolverFor("QF_UFLIA")
         args = list(base.values())
-        s.add(*established.assume, *axioms(inst.pre, args), *judge.facts(args, inst.chunk))
-        return str(b.check(s)), b.used
+        s.add(*established.assume, *axioms(inst.pre, args), *judge.facts(args, None))
+        return str(within.check(s))
 
-    def at_text(family: Family) -> str:
-        return "" if family is established else f"(cut in block {kept.index(family)})"
-
-    # each family explored and queried in a forked process of its own, at most ``jobs`` at once,
-    # with a share of the budget fixed before any starts (a twentieth for the vacuity check, the
-    # rest by number of queries): the verdicts and units depend on neither ``jobs`` nor the machine
-    left = budget.remaining()
-    share = (left - left // 20) // len(queries)
     # the costliest first, so the pool's two processes end close together (four blocks of 64 bits:
     # the families took 89, 54, 50, 21, 9 and 5 s: 125 s with the established one second)
     order = [*kept[:-2], established, *kept[-2:]]
-    calls: list[Callable[[], Any]] = [functools.partial(vacuity, left // 20)]
-    calls += [functools.partial(work, fam, share * len(ks_of[id(fam)])) for fam in order]
-    done = forked(calls[1:] + calls[:1], jobs)
-    vac, vac_used = done[-1]
-    budget.charge(vac_used)
-    vacuous = vac == str(z3.unsat)
-    # a proof needs assumptions some bitmap meets: a vacuity check out of budget proves nothing
-    why = "vacuity check: budget" if vac == str(z3.unknown) else ""
-    answers: list[z3.CheckSatResult] = [z3.unknown] * len(queries)
-    paths, nterms = 0, 0
-    for fam, (got, used, failed, fam_paths, fam_terms) in zip(order, done[:-1], strict=True):
-        budget.charge(used)
-        why = why or failed
-        paths, nterms = paths + fam_paths, max(nterms, fam_terms)
-        for k, r in zip(ks_of[id(fam)], got, strict=False):
-            answers[k] = RESULT_OF[r]
-    results: dict[str, z3.CheckSatResult] = {}
-    for (_, row, _, _), answer in zip(queries, answers, strict=True):
-        worst = results.get(row, z3.unsat)
-        results[row] = worst if worst != z3.unsat else answer
+    out = solve(Plan(order, queries, terms, explore_family, facts, vacuity, pushed, verbose), budget, jobs)
+    why, vacuous, results = out.why, out.vacuous, out.results
     bounds: dict[str, Any] = {"block_bits": POW2_SIZES if block_bits is None else block_bits, "blocks": nb,
-                              "paths": paths, "terms": nterms}
+                              "paths": out.paths, "terms": out.terms}
     induction = [results.get(ESTABLISHED), results.get(KEPT)]
     rows = []
     for row in (ESTABLISHED, KEPT, *CHUNK_PROPS):
