@@ -29,6 +29,9 @@ block's contig_hint at or after the cut that stays inside its block, or a
 run from a block's right_free across the following blocks' left_free.  At
 the exit no region is still to come, so the contig_hint is the largest run.
 Nothing in it is assumed: a wrong invariant is a query that does not close.
+What is assumed of the walk's starting state is :data:`WALK_PRE` only, the
+hints the walk reads, so the proof can serve a caller as a contract.  The
+families run through families.py.
 """
 
 from __future__ import annotations
@@ -333,7 +336,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--blocks", type=int, default=4, help=f"blocks per chunk, 2..{WalkBits.BLOCKS - 2} (default 4)")
     ap.add_argument("--budget", type=float, default=1500.0,
                     help="seconds (as Z3 units, prove.UNITS_PER_S), a cap split between the families before "
-                         "they start: four blocks of 64 bits use 465-529M units (about 400 such seconds) in 125-148 s")
+                         "they start: four blocks of 64 bits use 465-529M units (about 400 such seconds) in 92-148 s")
     ap.add_argument("--block-bits", type=int, default=None, help="one power-of-two block size instead of every size")
     ap.add_argument("--merge", choices=MERGES, default="keyed",
                     help="pcpu_block_update()'s paths in the kept family: one per contig and scan hint outcome "
