@@ -156,6 +156,15 @@ def all_sizes_step(budget_s: float = 300.0) -> bool:
     return not run_param(DEFAULT_LEMMAS, budget_s)
 
 
+def loop_step(blocks: int = 2, budget_s: float = 600.0) -> bool:
+    """pcpu_chunk_refresh_hint's walk proved by its loop invariant (properties/proofs/loopinv.py) on two
+    blocks of every size, about 15 s (four blocks of 64 bits: make proofs-chunk-loop); every row must be PROVED."""
+    from properties.proofs.loopinv import run as run_loop
+
+    print(f"\n== pcpu_chunk_refresh_hint by a loop invariant, {blocks} blocks of every size (budget {budget_s:g} s)")
+    return not run_loop(blocks, budget_s)
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = OneLineParser(prog="python -m tools.verify")
     ap.add_argument("--seed", type=int, default=0)
@@ -274,10 +283,11 @@ def main(argv: list[str] | None = None) -> int:
     kernel_ok = kernel_steps(args.seed, args.c_ops)
     proofs_ok = proofs_step()
     all_sizes_ok = all_sizes_step()
+    loop_ok = loop_step()
 
     elapsed = time.time() - t0
     ok = (corpus_ok and not new_violation and not missing and not areamap_bad and kernel_ok and proofs_ok
-          and all_sizes_ok)
+          and all_sizes_ok and loop_ok)
     print(f"\n== verdict: {'PASS' if ok else 'FAIL'}  ({steps_total} walk steps, {elapsed:.0f} s, seed {args.seed})")
     if not corpus_ok:
         print("   corpus mismatch or a ledger finding no longer reproduces")
@@ -291,6 +301,8 @@ def main(argv: list[str] | None = None) -> int:
         print("   a proof lemma was refuted without a ledger entry")
     if not all_sizes_ok:
         print("   a block lemma row is no longer proved for every block size")
+    if not loop_ok:
+        print("   a row of the walk's loop-invariant proof is no longer proved")
     return 0 if ok else 1
 
 

@@ -18,8 +18,10 @@ of a row, and case) are answered in three passes:
 The families run at most ``jobs`` at once, in the order given (the costliest
 first, so the pool's processes end close together), each with a share of the
 budget fixed before any starts: a twentieth for the vacuity check, the rest
-by number of queries.  So the verdicts and units depend on neither ``jobs``
-nor the machine.
+by number of queries.  A second round shares what the first left among the
+queries still undecided (their families explored again, passes 1 and 2), its
+shares too fixed before it starts.  So the verdicts and units depend on
+neither ``jobs`` nor the machine.
 """
 
 from __future__ import annotations
@@ -107,6 +109,8 @@ def solve(plan: Plan, budget: Budget, jobs: int) -> Outcome:
         paths, nterms = paths + fam_paths, max(nterms, fam_terms)
         for k, r in zip(ks_of[id(fam)], got, strict=False):
             answers[k] = RESULT_OF[r]
+    if not why and vac == str(z3.sat):
+        why = _second_round(plan, budget, jobs, ks_of, answers)
     # a row is unsat if every query of it is, sat if any is (a model in one family is one whichever
     # family ran out of budget before it), else unknown
     results: dict[str, z3.CheckSatResult] = {}
@@ -115,12 +119,43 @@ def solve(plan: Plan, budget: Budget, jobs: int) -> Outcome:
     return Outcome(results, why, vac == str(z3.unsat), paths, nterms)
 
 
+def _second_round(plan: Plan, budget: Budget, jobs: int, ks_of: dict[int, list[int]],
+                  answers: list[z3.CheckSatResult]) -> str:
+    """What the families left of the budget, shared by the queries still undecided in rows no model
+    refutes (updating ``answers``); returns why a family failed, if one did.
+
+    Each such family is explored again in a child of its own (its obligations are Z3 terms of the
+    first child, which is gone), and its queries get passes 1 and 2 only.  Four blocks of every
+    size: block 0's kept family ran out of its first share on two queries with 2.7G units unused.
+    """
+    refuted = {q.row for q, a in zip(plan.queries, answers, strict=True) if a == z3.sat}
+    retry = {id(f): [k for k in ks_of[id(f)] if answers[k] == z3.unknown and plan.queries[k].row not in refuted]
+             for f in plan.families}
+    again = [f for f in plan.families if retry[id(f)]]
+    if not again:
+        return ""
+    share = budget.remaining() // sum(len(retry[id(f)]) for f in again)
+    if plan.verbose:
+        print(f"  second round: {sum(len(retry[id(f)]) for f in again)} queries of {len(again)} families, "
+              f"{share / 1e6:.1f}M units each", flush=True)
+    calls: list[Callable[[], Any]] = [functools.partial(_work, plan, f, retry[id(f)], share * len(retry[id(f)]),
+                                                          (1, 2)) for f in again]
+    why = ""
+    for fam, (got, used, failed, _, _) in zip(again, forked(calls, jobs), strict=True):
+        budget.charge(used)
+        why = why or failed
+        for k, r in zip(retry[id(fam)], got, strict=False):
+            answers[k] = RESULT_OF[r]
+    return why
+
+
 def _vacuity(plan: Plan, units: int) -> tuple[str, int]:
     b = Budget(units)
     return plan.vacuity(b), b.used
 
 
-def _work(plan: Plan, family: Family, ks: list[int], units: int) -> tuple[list[str], int, str, int, int]:
+def _work(plan: Plan, family: Family, ks: list[int], units: int, passes: tuple[int, ...] = (0, 1, 2)
+          ) -> tuple[list[str], int, str, int, int]:
     """One family in a process of its own: its paths (a quarter of its share), facts, and answers."""
     b, why, tw = Budget(units), "", time.perf_counter()
     before = dict(plan.terms.args)
@@ -132,7 +167,7 @@ def _work(plan: Plan, family: Family, ks: list[int], units: int) -> tuple[list[s
     if plan.verbose:
         print(f"  {family.name} {family.label}: {family.paths} paths, {b.used / 1e6:.1f}M units, "
               f"{time.perf_counter() - tw:.1f}s", flush=True)
-    got = [] if why else answer(family, plan.queries, ks, b, plan.pushed, plan.verbose)
+    got = [] if why else answer(family, plan.queries, ks, b, plan.pushed, plan.verbose, passes)
     if plan.verbose:
         print(f"  {family.name} {family.label} done: {b.used / 1e6:.1f}M units, {time.perf_counter() - tw:.1f}s",
               flush=True)
@@ -140,11 +175,11 @@ def _work(plan: Plan, family: Family, ks: list[int], units: int) -> tuple[list[s
 
 
 def answer(family: Family, queries: list[Query], ks: list[int], within: Budget, pushed: bool = True,
-           verbose: bool = False) -> list[str]:
-    """The answers to the family's queries ``ks``, in the three passes of the module docstring."""
+           verbose: bool = False, passes: tuple[int, ...] = (0, 1, 2)) -> list[str]:
+    """The answers to the family's queries ``ks``, in the passes of the module docstring (``passes``)."""
     out = dict.fromkeys(ks, z3.unknown)
     solver = None
-    for pass_ in (0, 1, 2):
+    for pass_ in passes:
         refuted = {queries[k].row for k in ks if out[k] == z3.sat}
         todo = [k for k in ks if out[k] == z3.unknown and queries[k].row not in refuted]
         for left, k in enumerate(todo):
