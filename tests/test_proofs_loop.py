@@ -47,3 +47,13 @@ def test_the_walk_needs_each_block_contig_hint_start_sound() -> None:
     rows = {r.prop: r for r in prove_loop(2, 300, block_bits=8, pre=pre)}
     assert any(rows[r].verdict == NOT_PROVED and "model" in rows[r].note for r in (ESTABLISHED, KEPT))
     assert all(rows[p].verdict == NOT_PROVED for p in CHUNK_PROPS)
+
+
+@pytest.mark.stateful
+def test_a_second_round_gives_undecided_queries_what_other_families_left() -> None:
+    # at 70 s the kept family of block 0 runs out of its first share on three queries (2x8 bits);
+    # the second round gives them what the other families left, 15.1M units each
+    first = {r.prop: r for r in prove_loop(2, 70, block_bits=8, jobs=2, rounds=1)}
+    assert first[KEPT].verdict == NOT_PROVED and first[KEPT].note == "budget"
+    both = prove_loop(2, 70, block_bits=8, jobs=2)
+    assert all(r.verdict == PROVED for r in both)

@@ -78,6 +78,7 @@ class Plan:
     vacuity: Callable[[Budget], str]  # whether some state meets the assumptions
     pushed: bool = True
     verbose: bool = False
+    rounds: int = 2  # 1: no second round (what a family leaves of its share is not used)
 
 
 @dataclass
@@ -109,7 +110,7 @@ def solve(plan: Plan, budget: Budget, jobs: int) -> Outcome:
         paths, nterms = paths + fam_paths, max(nterms, fam_terms)
         for k, r in zip(ks_of[id(fam)], got, strict=False):
             answers[k] = RESULT_OF[r]
-    if not why and vac == str(z3.sat):
+    if plan.rounds > 1 and not why and vac == str(z3.sat):
         why = _second_round(plan, budget, jobs, ks_of, answers)
     # a row is unsat if every query of it is, sat if any is (a model in one family is one whichever
     # family ran out of budget before it), else unknown
