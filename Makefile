@@ -111,8 +111,8 @@ proofs-chunk: $(STAMP)
 	$(PY) -m properties.proofs.loopinv --blocks 4 --block-bits 64 --budget 1500
 
 # pcpu_chunk_refresh_hint() by a loop invariant (properties/proofs/loopinv.py): four blocks of 64 bits
-# (about 2 minutes); LOOP_BITS=all for every block size (four blocks: about 5 minutes and 1544M units, so a
-# budget of 3000; docs/bench/proofs-chunk-loop.txt)
+# (about 1.5 minutes); LOOP_BITS=all for every block size (four blocks: about 3 minutes and 1073M units,
+# a budget of 3000 to spare; docs/bench/proofs-chunk-loop.txt)
 proofs-chunk-loop: $(STAMP)
 	$(PY) -m properties.proofs.loopinv --blocks $(or $(BLOCKS),4) \
 		$(if $(filter all,$(LOOP_BITS)),,--block-bits $(or $(LOOP_BITS),64)) \

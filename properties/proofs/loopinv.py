@@ -209,11 +209,24 @@ def _prove_loop(nb: int, budget_s: float, block_bits: int | None, variant: Any, 
     real_next = pcpu.pcpu_next_md_free_region
     established = Family(ESTABLISHED, "", [*inst.assume, *pre_fs, *defs], inst.assume)
     # keeping it is explored and queried once per block the cut lies in (and once past the last
-    # block): on four blocks, as one family of 6150 paths, its no_straddle and contig_upper parts
-    # were undecided at 150M units each
-    at = [z3.And(i * n <= cut_b, cut_b < (i + 1) * n) for i in range(nb)] + [cut_b >= nb * n]
-    kept = [Family(KEPT, f"(cut in block {i})", [], [*inst.assume, *_ranges(cut_md, cut_b, nb * n), c])
-            for i, c in enumerate(at)]
+    # block), and within a block once where pcpu_next_md_free_region() finds its region in that
+    # block (the block's contig_hint at or after the cut, or its right_free) and once where it goes
+    # on to later blocks.  On four blocks, as one family of 6150 paths, its no_straddle and
+    # contig_upper parts were undecided at 150M units each; per block, the first block's family
+    # (724 paths) took 83-93 s of a 105-119 s proof of four blocks of 64 bits; split in two
+    # (91 and 633 paths), 20.6 s and 58.7 s, the proof 102.8 s and 311.5M units, not 483.9M.
+    # Split by the block the region starts in (21 families) it used 346.4M units, but the
+    # families' fixed costs (fork, facts, the exit queries) made it 131 s
+    at = []
+    for i in range(nb):
+        c = z3.And(i * n <= cut_b, cut_b < (i + 1) * n)
+        md = inst.chunk.md_blocks[i]
+        ch, cs, rf = md.contig_hint.e, md.contig_hint_start.e, md.right_free.e
+        here = z3.Or(z3.And(ch > 0, cs + ch < n, i * n + cs >= cut_b), rf > 0)
+        at += [(f"(cut in block {i}, region in it)", z3.And(c, here)),
+               (f"(cut in block {i}, region after it or none)", z3.And(c, z3.Not(here)))]
+    at.append((f"(cut past block {nb - 1})", cut_b >= nb * n))
+    kept = [Family(KEPT, label, [], [*inst.assume, *_ranges(cut_md, cut_b, nb * n), c]) for label, c in at]
 
     def run(family: Family) -> Any:
         chunk = copy.copy(inst.chunk)
@@ -292,9 +305,9 @@ def _prove_loop(nb: int, budget_s: float, block_bits: int | None, variant: Any, 
         s.add(*established.assume, *axioms(inst.pre, args), *judge.facts(args, None))
         return str(within.check(s))
 
-    # the costliest first, so the pool's two processes end close together (four blocks of 64 bits:
-    # the families took 89, 54, 50, 21, 9 and 5 s: 125 s with the established one second)
-    order = [*kept[:-2], established, *kept[-2:]]
+    # the kept families of the early blocks first (they have the most paths), the established one
+    # before the last block's, so the pool's two processes end close together
+    order = [*kept[:-3], established, *kept[-3:]]
     out = solve(Plan(order, queries, terms, explore_family, facts, vacuity, pushed, verbose, rounds), budget, jobs)
     why, vacuous, results = out.why, out.vacuous, out.results
     bounds: dict[str, Any] = {"block_bits": POW2_SIZES if block_bits is None else block_bits, "blocks": nb,
@@ -337,7 +350,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--blocks", type=int, default=4, help=f"blocks per chunk, 2..{WalkBits.BLOCKS - 2} (default 4)")
     ap.add_argument("--budget", type=float, default=1500.0,
                     help="seconds (as Z3 units, prove.UNITS_PER_S), a cap split between the families before "
-                         "they start: four blocks of 64 bits use 465-529M units (about 400 such seconds) in 92-148 s")
+                         "they start: four blocks of 64 bits use about 312M units (240 such seconds) in about 90 s")
     ap.add_argument("--block-bits", type=int, default=None, help="one power-of-two block size instead of every size")
     ap.add_argument("--merge", choices=MERGES, default="keyed",
                     help="pcpu_block_update()'s paths in the kept family: one per contig and scan hint outcome "
