@@ -34,7 +34,7 @@ from properties.proofs.lemmas import LEMMAS
 from properties.proofs.loopinv import LEMMA as LOOP_LEMMA
 from properties.proofs.loopinv import prove_loop
 from properties.proofs.parametric import DEFAULT_LEMMAS, JOBS, PARAM_LEMMAS, prove_param
-from properties.proofs.prove import PROVED, REFUTED, UNITS_PER_S, prove
+from properties.proofs.prove import PROVED, REFUTED, UNITS_PER_S, Row, prove
 
 CALIBRATION = (("block_update", 32), ("block_update_scan", 32), ("block_find_fit", 16), ("block_refresh_hint", 16),
                ("block_hint_free", 8))
@@ -116,21 +116,23 @@ def every_size(name: str, budget_s: float, nb: int | None) -> str:
     returns its seconds when every row is PROVED (rows the bounded proofs refute excluded), else ""."""
     rows = prove_param(name, budget_s, blocks=nb, jobs=JOBS)
     ok = all(r.verdict == PROVED for r in rows if (name, r.prop) not in EXPECTED)
-    print(f"{name:<20} block_bits={rows[0].bounds['block_bits']} blocks={rows[0].bounds['blocks']}  "
-          f"{rows[0].seconds:7.1f} s  {rows[0].units / 1e6:6.1f}M units  paths={rows[0].bounds['paths']:<5} "
-          f"{'decided' if ok else 'NOT decided'} (every size, budget {budget_s:g} s; rows the bounded proofs "
-          "refute excluded)", flush=True)
-    return f"{rows[0].seconds:.1f} s" if ok else ""
+    return _report(name, rows, ok, f"every size, budget {budget_s:g} s; rows the bounded proofs refute excluded")
 
 
 def by_invariant(budget_s: float, nb: int) -> str:
     """pcpu_chunk_refresh_hint's walk on ``nb`` blocks of every size by its loop invariant; its seconds if proved."""
     rows = prove_loop(nb, budget_s, jobs=JOBS)
     ok = all(r.verdict == PROVED for r in rows)
-    print(f"{LOOP_LEMMA:<20} block_bits={rows[0].bounds['block_bits']} blocks={nb}  {rows[0].seconds:7.1f} s  "
-          f"{rows[0].units / 1e6:6.1f}M units  paths={rows[0].bounds['paths']:<5} "
-          f"{'decided' if ok else 'NOT decided'} (by a loop invariant, budget {budget_s:g} s)", flush=True)
-    return f"{rows[0].seconds:.1f} s" if ok else ""
+    return _report(LOOP_LEMMA, rows, ok, f"by a loop invariant, budget {budget_s:g} s")
+
+
+def _report(name: str, rows: list[Row], ok: bool, how: str) -> str:
+    """Prints one every-size run's line; returns its seconds if ``ok``, else ""."""
+    r = rows[0]
+    print(f"{name:<20} block_bits={r.bounds['block_bits']} blocks={r.bounds['blocks']}  {r.seconds:7.1f} s  "
+          f"{r.units / 1e6:6.1f}M units  paths={r.bounds['paths']:<5} {'decided' if ok else 'NOT decided'} ({how})",
+          flush=True)
+    return f"{r.seconds:.1f} s" if ok else ""
 
 
 def jobs_ratio(name: str, budget_s: float) -> int:

@@ -1,8 +1,8 @@
 """A proof split into families of paths, each explored and queried in a forked process of its own.
 
-A family is a slice of a lemma's paths (for the walk's invariant: where it is
-established, and where it is kept, per block the cut lies in; for a lemma
-that calls the walk: the blocks its area starts and ends in).  Each family's
+A family is a slice of a lemma's paths (for the walk's invariant, loopinv.py:
+where it is established, and where it is kept, per block the cut lies in and
+whether the next region is found in that block).  Each family's
 paths are explored under its own assumptions, its bitmap facts are
 instantiated over its own terms only, and its queries (one per row or part
 of a row, and case) are answered in three passes:
@@ -135,10 +135,10 @@ def _second_round(plan: Plan, budget: Budget, jobs: int, ks_of: dict[int, list[i
     again = [f for f in plan.families if retry[id(f)]]
     if not again:
         return ""
-    share = budget.remaining() // sum(len(retry[id(f)]) for f in again)
+    nq = sum(len(retry[id(f)]) for f in again)
+    share = budget.remaining() // nq
     if plan.verbose:
-        print(f"  second round: {sum(len(retry[id(f)]) for f in again)} queries of {len(again)} families, "
-              f"{share / 1e6:.1f}M units each", flush=True)
+        print(f"  second round: {nq} queries of {len(again)} families, {share / 1e6:.1f}M units each", flush=True)
     calls: list[Callable[[], Any]] = [functools.partial(_work, plan, f, retry[id(f)], share * len(retry[id(f)]),
                                                           (1, 2)) for f in again]
     why = ""

@@ -121,8 +121,8 @@ class Walk:
         """
         n, out = self.n, []
         for i, md in enumerate(self.chunk.md_blocks):
-            ch, cs, rf = md.contig_hint.e, md.contig_hint_start.e, md.right_free.e
-            out.append((z3.And(ch > 0, cs + ch < n, i * n + cs >= b), ch))
+            ch, rf = md.contig_hint.e, md.right_free.e
+            out.append((self.contig_ahead(i, b), ch))
             length, carry = rf, z3.BoolVal(True)
             for later in self.chunk.md_blocks[i + 1:]:
                 lf = later.left_free.e
@@ -130,6 +130,13 @@ class Walk:
                 carry = z3.And(carry, lf == n)
             out.append((z3.And(rf > 0, (i + 1) * n - rf >= b), length))
         return out
+
+    def contig_ahead(self, i: int, b: z3.ArithRef) -> z3.BoolRef:
+        """Block i's contig_hint is a region pcpu_next_md_free_region() offers from cut ``b``: it starts
+        at or after b and ends inside its block."""
+        md = self.chunk.md_blocks[i]
+        ch, cs = md.contig_hint.e, md.contig_hint_start.e
+        return z3.And(ch > 0, cs + ch < self.n, i * self.n + cs >= b)
 
     def matched(self, md: pcpu_block_md, b: z3.ArithRef) -> list[z3.BoolRef]:
         """The ways the chunk's largest free run is matched: by contig_hint, or by a region to come."""
@@ -220,9 +227,7 @@ def _prove_loop(nb: int, budget_s: float, block_bits: int | None, variant: Any, 
     at = []
     for i in range(nb):
         c = z3.And(i * n <= cut_b, cut_b < (i + 1) * n)
-        md = inst.chunk.md_blocks[i]
-        ch, cs, rf = md.contig_hint.e, md.contig_hint_start.e, md.right_free.e
-        here = z3.Or(z3.And(ch > 0, cs + ch < n, i * n + cs >= cut_b), rf > 0)
+        here = z3.Or(walk.contig_ahead(i, cut_b), inst.chunk.md_blocks[i].right_free.e > 0)
         at += [(f"(cut in block {i}, region in it)", z3.And(c, here)),
                (f"(cut in block {i}, region after it or none)", z3.And(c, z3.Not(here)))]
     at.append((f"(cut past block {nb - 1})", cut_b >= nb * n))
