@@ -158,7 +158,7 @@ def all_sizes_step(budget_s: float = 300.0) -> bool:
 
 def loop_step(blocks: int = 2, budget_s: float = 600.0) -> bool:
     """pcpu_chunk_refresh_hint's walk proved by its loop invariant (properties/proofs/loopinv.py) on two
-    blocks of every size, about 15 s (four blocks of 64 bits: make proofs-chunk-loop); every row must be PROVED."""
+    blocks of every size, 15-30 s (four blocks of 64 bits: make proofs-chunk-loop); every row must be PROVED."""
     from properties.proofs.loopinv import run as run_loop
 
     print(f"\n== pcpu_chunk_refresh_hint by a loop invariant, {blocks} blocks of every size (budget {budget_s:g} s)")
