@@ -197,14 +197,21 @@ class Judge:
     def truths(self) -> list[AbsTruth]:
         return [t for t, _, _ in self.blocks] + ([self.chunk[0]] if len(self.blocks) > 1 else [])
 
-    def facts(self, args: list[z3.ArithRef], chunk: pcpu_chunk | None) -> list[z3.BoolRef]:
-        """Every stretch is at most the largest run; with ``chunk``, its hints' scan_hint precondition."""
+    def facts(self, args: list[z3.ArithRef], chunk: pcpu_chunk | None, chunk_level: bool = True,
+              blocks: range | None = None) -> list[z3.BoolRef]:
+        """Every stretch is at most the largest run; with ``chunk``, its hints' scan_hint precondition.
+        ``chunk_level`` False: the blocks' only (not the chunk's truth nor chunk_md's hints);
+        ``blocks``: those blocks' only (default all)."""
         out: list[z3.BoolRef] = []
         for i, (t, _, lo) in enumerate(self.blocks):
+            if blocks is not None and i not in blocks:
+                continue
             rel = args if len(self.blocks) == 1 else [z3.simplify(a - lo) for a in args]
             out += [t.stretch_bounded(p) for p in rel]
             if chunk is not None:
                 out.append(scan_prefix(chunk.md_blocks[i], t, rel))
+        if not chunk_level:
+            return out
         if len(self.blocks) > 1:
             out += [self.chunk[0].stretch_bounded(p) for p in args]
         if chunk is not None and isinstance(chunk.chunk_md.scan_hint, SInt):

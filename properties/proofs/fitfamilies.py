@@ -1,0 +1,404 @@
+"""pcpu_find_block_fit()'s rows on a chunk of several blocks, by families of paths.
+
+parametric.py proves chunk_find_fit with one query per row over every path:
+on three and four blocks of 64 bits fit_start_leads_to_fit runs out of budget
+there (4x64: its one query unknown at 287.5M units, after a 93.7 s vacuity
+check over all 156 terms).  Here the port's pcpu_find_block_fit() is explored
+once, as there (pcpu_next_hint() merged into one If-valued result), and its
+paths are grouped by the block the returned start lies in: the block whose
+hints the start was computed from (its contig_hint, found by
+pcpu_next_hint() on the block, or the ALIGN of its right_free edge).  That
+is read off the returned term (:func:`_blocks_of`); a path whose start names
+no block or several goes to a family of its own, so the families cover
+every path whatever the grouping finds.
+
+Each group is a families.py Family: its obligations are its own paths, its
+bitmap facts are instantiated over the setup's terms and the terms its own
+paths apply the bitmap's functions to, and it is queried in a forked
+process.  The paths are explored in the parent before the families fork,
+so a family's child and a second round's child only select them.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import z3
+
+from properties.oneline_args import OneLineParser
+from properties.proofs.absbitmap import Terms, axioms, close_under_pu
+from properties.proofs.abstractions import ALIGNED, BlockBits, abstract_primitives
+from properties.proofs.families import Family, Plan, Query, solve
+from properties.proofs.lemmas import ALL_PRE, BLOCK_PROPS, FIT_PROPS, percpu_for
+from properties.proofs.parametric import JOBS, Judge, _twin, holds, row_line
+from properties.proofs.paramlemmas import N_MAX, NOT_PROVED, POW2_SIZES, block_bits_ok, setup_chunk_find_fit
+from properties.proofs.prove import PROVED, UNITS_PER_S, VACUOUS, Row, fresh_z3_context
+from properties.proofs.sym import (
+    Budget,
+    PathEnd,
+    PathLimit,
+    Run,
+    SInt,
+    Unknown,
+    explore,
+    integer_terms,
+    lift,
+    merged_value,
+    var,
+)
+from properties.registry import PROPERTIES
+
+LEMMA = "chunk_find_fit"
+FUNCTION = "pcpu_find_block_fit"
+MAX_BLOCKS = 4  # BlockBits knows the block arithmetic for chunks of up to four blocks
+
+
+# what each row assumes.  The start the search returns is computed from one block's hints only
+# (chunk_md decides where the search begins and whether it runs), so fit_start_leads_to_fit
+# assumes the block properties alone: it holds whatever chunk_md says.  That a fit is found
+# when one exists needs chunk_md's hints too (pcpu_check_block_hint() may give up early)
+FIT_PRE = {"fit_found_if_one_exists": ALL_PRE, "fit_start_leads_to_fit": BLOCK_PROPS}
+
+
+# the rows whose paths are sliced to the start's block and those after it (_slice)
+SLICED = {"fit_start_leads_to_fit"}
+
+
+# names_in per AST id, with the term (which keeps the id alive): paths share most of their
+# conditions, and walking each afresh took most of four blocks' exploration (names_in: 224 s of
+# 351 s under the profiler)
+_NAMES: dict[int, tuple[z3.ExprRef, frozenset[str]]] = {}
+
+
+def _names_in(t: z3.ExprRef) -> frozenset[str]:
+    """names_in(t), each shared subterm walked once per proof."""
+    k = t.get_id()
+    todo: list[tuple[z3.ExprRef, bool]] = [(t, False)]
+    while todo:  # post-order: a subterm's names once its children's are known
+        u, ready = todo.pop()
+        if u.get_id() in _NAMES:
+            continue
+        kids = u.children()
+        if not ready:
+            todo.append((u, True))
+            todo.extend((c, False) for c in kids if c.get_id() not in _NAMES)
+            continue
+        own = {u.decl().name()} if z3.is_const(u) and u.decl().kind() == z3.Z3_OP_UNINTERPRETED else set()
+        _NAMES[u.get_id()] = (u, frozenset(own.union(*[_NAMES[c.get_id()][1] for c in kids])))
+    return _NAMES[k][1]
+
+
+def _names(t: z3.ExprRef, found: list[tuple[Any, Any]]) -> set[str]:
+    """The names ``t`` is built from, an ALIGN result standing also for the names it aligned."""
+    names = set(_names_in(t))
+    for c, x in found:
+        if z3.is_const(c) and c.decl().name() in names:
+            names |= _names_in(x)
+    return names
+
+
+def _slice(conds: list[z3.BoolRef], owners: frozenset[int], nb: int,
+           found: list[tuple[Any, Any]]) -> list[z3.BoolRef]:
+    """The path's conditions that speak of no block before the start's.
+
+    Why the search passed over the blocks before says nothing about the fit at the start, and
+    dropping conditions only adds models: a query unsatisfiable without them is unsatisfiable
+    with them.  Many paths then share one obligation (kept once).  The conditions on chunk_md
+    stay: the block index the search begins at is a term over its hints (BlockBits), which
+    the returned start is built on.
+    """
+    if not owners:
+        return conds
+    lo = min(owners)
+    keep = []
+    for c in conds:
+        names = _names(c, found)
+        if not any(x.startswith("chunk.") for x in names) and all(i >= lo for i in _owners(names, nb)):
+            keep.append(c)
+    return keep
+
+
+def _canonical(bad: z3.BoolRef, found: list[tuple[Any, Any]]) -> z3.BoolRef:
+    """``bad`` with each ALIGN result named after the term it aligned, not after the path's length.
+
+    A path's names are its own: an obligation is satisfiable whatever its variables are called,
+    so renaming them consistently within it changes nothing, and two ALIGN results of one term
+    are one value (ALIGN is a function).  Paths that differ only before the start's block then
+    give the same obligation, kept once (the last block's contig_hint family on four blocks:
+    50 obligations become a few).
+    """
+    subs = [(c, z3.Const(f"align@{x.get_id()}", c.sort())) for c, x in found if z3.is_const(c)]
+    return z3.substitute(bad, *subs) if subs else bad
+
+
+def _pinned(ret: SInt, run_: Run) -> SInt:
+    """``ret`` with each of its subterms over chunk_md's hints (and the request, no block's) replaced by the value the path
+    pins it to (checked: the path's conditions allow no other).
+
+    Such a subterm is the block index the search began at (BlockBits' division of the start
+    pcpu_next_hint() gave on chunk_md); the loop's index is a plain number on every path, so
+    the returned start is the index's value times the block size plus the block's offset.  With
+    them): the queries of the last block's families stayed undecided at 226M units with them.
+    ``run_``'s solver holds the path condition (sym.explore's on_path).
+    """
+    subs: list[tuple[z3.ExprRef, z3.ExprRef]] = []
+    todo, seen = [ret.e], set()
+    solver = run_.solver
+    while todo:
+        u = todo.pop()
+        if u.get_id() in seen:
+            continue
+        seen.add(u.get_id())
+        names = _names_in(u)
+        if any(x.startswith("chunk.") for x in names) and not _owners(names, MAX_BLOCKS) and not z3.is_const(u):
+            if run_.budget.check(solver) != z3.sat:
+                return ret
+            v = solver.model().eval(u, model_completion=True)
+            solver.push()
+            solver.add(u != v)
+            alone = run_.budget.check(solver) == z3.unsat
+            solver.pop()
+            if alone:
+                subs.append((u, v))
+                continue
+        todo.extend(u.children())
+    return SInt(z3.substitute(ret.e, *subs)) if subs else ret
+
+
+def _chunk_level(prop: str) -> bool:
+    return any(PROPERTIES[q].scope == "chunk" for q in FIT_PRE[prop])
+
+
+def _owners(names: set[str], nb: int) -> frozenset[int]:
+    return frozenset(i for name in names for i in range(nb) if name.startswith(f"b{i}."))
+
+
+def _key(ret: Any, found: list[tuple[Any, Any]], nb: int) -> tuple[frozenset[int], bool]:
+    """The blocks whose hints the returned start is built from, and whether it is an ALIGN result
+    (a right_free edge) rather than pcpu_next_hint() on a block (its contig_hint)."""
+    if not isinstance(ret, SInt):
+        return frozenset(), False
+    names = _names(ret.e, found)
+    return _owners(names, nb), any(z3.is_const(c) and c.decl().name() in names for c, _ in found)
+
+
+def _applied(formulas: list[z3.BoolRef], bm: Any) -> dict[int, z3.ArithRef]:
+    """The arguments ``bm``'s functions (nu, nf, pu) are applied to in ``formulas``."""
+    fns = {f.get_id() for f in (bm.fnu, bm.fnf, bm.fpu)}
+    seen: set[int] = set()
+    out: dict[int, z3.ArithRef] = {}
+    todo: list[z3.ExprRef] = list(formulas)
+    while todo:
+        u = todo.pop()
+        if u.get_id() in seen:
+            continue
+        seen.add(u.get_id())
+        if z3.is_app(u) and u.decl().get_id() in fns:
+            out.setdefault(u.arg(0).get_id(), u.arg(0))
+        todo.extend(u.children())
+    return out
+
+
+def terms_in(formulas: list[z3.BoolRef], terms: Terms) -> dict[int, z3.ArithRef]:
+    """The registered terms (``terms.args``) that occur in ``formulas``."""
+    seen: set[int] = set()
+    out: dict[int, z3.ArithRef] = {}
+    todo: list[z3.ExprRef] = list(formulas)
+    while todo:
+        u = todo.pop()
+        k = u.get_id()
+        if k in seen:
+            continue
+        seen.add(k)
+        if k in terms.args:
+            out[k] = terms.args[k]
+        todo.extend(u.children())
+    return out
+
+
+def prove_fit(blocks: int = 4, budget_s: float = 600.0, block_bits: int | None = None, variant: Any = None,
+              props: list[str] | None = None, verbose: bool = False, jobs: int = JOBS, rounds: int = 2) -> list[Row]:
+    """The fit rows (default both) of pcpu_find_block_fit() on ``blocks`` blocks, one Row each.
+
+    ``block_bits``: one power-of-two block size instead of every size; ``variant``: a mutant
+    applied to the port; ``rounds``: 1 leaves out families.py's second round.
+    """
+    fresh_z3_context()
+    ALIGNED.clear()
+    _NAMES.clear()
+    with integer_terms(), abstract_primitives():
+        return _prove_fit(blocks, budget_s, block_bits, variant, props or list(FIT_PROPS), verbose, jobs, rounds)
+
+
+def _prove_fit(nb: int, budget_s: float, block_bits: int | None, variant: Any, props: list[str], verbose: bool,
+               jobs: int, rounds: int) -> list[Row]:
+    t0 = time.perf_counter()
+    budget = Budget(max(1, int(budget_s * UNITS_PER_S)))
+    pcpu = percpu_for(8)
+    if variant is not None:
+        variant(pcpu)
+    terms = Terms()
+    n = var("n") if block_bits is None else z3.IntVal(block_bits)
+    inst = setup_chunk_find_fit(n, terms, nb)
+    inst.pre.memoize = False  # as parametric.py's chunk lemmas (the kept terms change Z3's AST ids)
+    pcpu.PCPU_BITMAP_BLOCK_BITS = BlockBits(n)  # type: ignore[assignment]
+    pcpu.pcpu_chunk_map_bits = lambda chunk: SInt(nb * n)  # type: ignore[method-assign,assignment,return-value]
+    pcpu.pcpu_chunk_nr_blocks = lambda chunk: nb  # type: ignore[method-assign]
+    pcpu.pcpu_next_hint = merged_value(pcpu.pcpu_next_hint)  # type: ignore[method-assign]
+    judge = Judge.of(inst.pre, "pre", n, nb, pcpu.PCPU_BITMAP_BLOCK_BITS)
+    whole = range(nb)
+
+    def assume(p: str, blocks: range) -> list[z3.BoolRef]:
+        """What row ``p`` assumes of ``blocks`` (and, if it assumes chunk properties, of chunk_md)."""
+        out = list(inst.assume)
+        for q in FIT_PRE[p]:
+            if PROPERTIES[q].scope == "chunk":
+                out.append(judge.holds(q, inst.chunk))
+            else:
+                out += [holds(q, inst.chunk.md_blocks[i], *judge.blocks[i][:2]) for i in blocks]
+        return [*out, *[judge.blocks[i][0].defs for i in blocks], *([judge.chunk[0].defs] if _chunk_level(p) else [])]
+
+    block_truths = [t for t, _, _ in judge.blocks]
+    scope: dict[int, range] = {}  # the blocks a family's assumptions and facts speak of
+    groups: dict[tuple[str, frozenset[int], bool], Family] = {}
+
+    def run() -> tuple[Any, list[tuple[Any, Any]]]:
+        ALIGNED.clear()  # the path's own ALIGN results: a defined name is the same value only along one path
+        return inst.call(pcpu, _twin(inst.chunk)), list(ALIGNED.values())
+
+    def on_path(end: PathEnd, run_: Run) -> None:
+        if end.error is not None:
+            raise PathLimit(f"{FUNCTION} raised {end.error!r}")
+        ret, found = end.value
+        owners, via_align = _key(ret, found, nb)
+        # the fit candidates of the block the start is in (a proof needs one; fewer is a stronger claim)
+        mine = [(c, x) for c, x in found
+                if not owners or _owners(_names_in(x), nb) and _owners(_names_in(x), nb) <= owners]
+        for p in props:
+            # the failed searches are one family: split by the blocks they looked at (five families
+            # on four blocks of every size), each got too small a share and the proof took 580.1M
+            # units and 188 s, against 256.3M and 133 s
+            key = (p, owners, via_align)
+            fam = groups.get(key)
+            if fam is None:
+                at = "a right_free edge" if via_align else "a contig_hint"
+                label = (f"(start at {at} of block {min(owners)})" if len(owners) == 1 else
+                         f"(start from blocks {sorted(owners)})" if owners else "(no start: the search failed)")
+                blocks = range(min(owners), nb) if p in SLICED and owners else whole
+                fam = groups[key] = Family(p, label, assume(p, blocks), [])
+                scope[id(fam)] = blocks
+            fam.paths += 1
+            sliced = p in SLICED and owners and isinstance(ret, SInt)
+            conds = _slice(end.conds, owners, nb, found) if sliced else end.conds
+            at_ret = _pinned(ret, run_) if sliced else ret
+            post = inst.judge(p, at_ret, block_truths, mine)
+            if z3.is_true(z3.simplify(post)):  # a failed search (-1) is no start to judge
+                continue
+            bad = z3.And(*conds, z3.Not(post))
+            if sliced:  # simplified as the bitmap's arguments are when its facts are instantiated
+                bad = z3.simplify(_canonical(bad, found))
+            if all(bad.get_id() != b.get_id() for b in fam.obligations.get(p, [])):
+                fam.obligations[p] = [*fam.obligations.get(p, []), bad]
+
+    # the path checks assume only the ranges (parametric.py's explore_pre=False for this lemma)
+    explorer = z3.SolverFor("QF_UFLIA")
+    explorer.add(*inst.assume)
+    why = ""
+    try:
+        explore(explorer, run, on_path, budget=Budget(budget.units // 4, parent=budget), keep=False)
+    except (Unknown, PathLimit) as e:
+        why = str(e)
+    explored_s = time.perf_counter() - t0
+    if verbose:
+        print(f"  exploration: {sum(f.paths for f in groups.values())} paths in {len(groups)} families, "
+              f"{budget.used / 1e6:.1f}M units, {explored_s:.1f}s", flush=True)
+    close_under_pu(inst.pre)
+    own: dict[int, dict[int, z3.ArithRef]] = {}
+    for fam in groups.values():
+        bads = [f for fs in fam.obligations.values() for f in fs]
+        # a sliced family's obligations name their ALIGN results afresh (_canonical): its terms are
+        # the arguments the bitmap's functions are applied to there, not the registered ones
+        own[id(fam)] = terms_in(fam.assume, terms) | (_applied(bads, inst.pre) if fam.name in SLICED
+                                                        else terms_in(bads, terms))
+
+    def facts(family: Family, before: dict[int, Any]) -> tuple[list[z3.BoolRef], int]:
+        """Instances over the terms of the family's own assumptions and paths only."""
+        args = list(own[id(family)].values())
+        return [*axioms(inst.pre, args),
+                *judge.facts(args, inst.chunk, _chunk_level(family.name), scope[id(family)])], len(args)
+
+    def vacuity(within: Budget) -> str:
+        """Whether some bitmap meets the largest of the assumptions (every family's are a part of it)."""
+        p = max(props, key=lambda q: len(FIT_PRE[q]))
+        s = z3.SolverFor("QF_UFLIA")
+        fs = assume(p, whole)
+        args = list(terms_in(fs, terms).values())
+        s.add(*fs, *axioms(inst.pre, args), *judge.facts(args, inst.chunk, _chunk_level(p)))
+        return str(within.check(s))
+
+    # the families with the most paths first, so the pool's processes end close together
+    order = sorted(groups.values(), key=lambda f: -f.paths)
+    queries = [Query(f, f.name, f.name, z3.BoolVal(True)) for f in order]
+    rows: list[Row] = []
+    bounds: dict[str, Any] = {"block_bits": POW2_SIZES if block_bits is None else block_bits, "blocks": nb}
+    if why or not queries:
+        results: dict[str, z3.CheckSatResult] = {}
+        vacuous, npaths, nterms = False, sum(f.paths for f in groups.values()), len(terms.args)
+    else:
+        out = solve(Plan(order, queries, terms, lambda family, within: None, facts, vacuity, True, verbose, rounds),
+                    budget, jobs)
+        results, why, vacuous, npaths, nterms = out.results, out.why, out.vacuous, out.paths, out.terms
+    bounds |= {"paths": npaths, "terms": nterms, "families": len(groups)}
+    for p in props:
+        r = results.get(p, z3.unknown)
+        ok = not why and r == z3.unsat
+        verdict = VACUOUS if vacuous else PROVED if ok else NOT_PROVED
+        note = why or ("assumptions unsatisfiable" if vacuous else "" if ok else "budget" if r == z3.unknown else
+                       "a model of the instantiated axioms: see the bounded proofs")
+        rows.append(Row(LEMMA, p, PROPERTIES[p].kind if p in PROPERTIES else "allowed outcome", verdict,
+                        dict(bounds), note=note))
+    dt = round(time.perf_counter() - t0, 2)
+    for row in rows:
+        row.seconds, row.units = dt, budget.used
+    return rows
+
+
+def main(argv: list[str] | None = None) -> int:
+    import sys
+
+    ap = OneLineParser(prog="python -m properties.proofs.fitfamilies",
+                       description="pcpu_find_block_fit()'s fit rows on several blocks, by families of paths")
+    ap.add_argument("--blocks", type=int, default=4, help=f"blocks per chunk, 2..{MAX_BLOCKS} (default 4)")
+    ap.add_argument("--budget", type=float, default=600.0,
+                    help="seconds (as Z3 units, prove.UNITS_PER_S), a cap split between the families before they start")
+    ap.add_argument("--block-bits", type=int, default=None, help="one power-of-two block size instead of every size")
+    ap.add_argument("--prop", action="append", choices=FIT_PROPS, help="a fit row (repeatable; default both)")
+    ap.add_argument("--jobs", type=int, default=JOBS,
+                    help=f"families run in forked processes at once (default {JOBS}; the verdicts and units do not "
+                         "depend on it)")
+    ap.add_argument("--verbose", action="store_true", help="one line per family and solver query")
+    try:
+        args = ap.parse_args(argv)
+    except SystemExit as e:
+        return 2 if e.code else 0
+    bb = args.block_bits
+    msg = (f"--blocks must be 2..{MAX_BLOCKS}" if not 2 <= args.blocks <= MAX_BLOCKS else
+           f"--block-bits must be a power of two <= {N_MAX}" if not block_bits_ok(bb) else
+           "--budget must be > 0" if args.budget <= 0 else "--jobs must be >= 1" if args.jobs < 1 else "")
+    if msg:
+        print(f"fitfamilies: {msg}", file=sys.stderr)
+        return 2
+    sizes = "every block size" if bb is None else f"{bb} bits"
+    print(f"== {LEMMA} by families of paths, {args.blocks} blocks of {sizes} (budget {args.budget:g} s)", flush=True)
+    rows = prove_fit(args.blocks, args.budget, bb, props=args.prop, verbose=args.verbose, jobs=args.jobs)
+    for r in rows:
+        print(row_line(r, r.note), flush=True)
+    open_rows = [f"{LEMMA}:{r.prop}" for r in rows if r.verdict != PROVED]
+    print(f"== {len(rows) - len(open_rows)} of {len(rows)} proved on {args.blocks} blocks"
+          + (f"; not proved: {', '.join(open_rows)}" if open_rows else ""))
+    return 1 if open_rows else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
