@@ -5,7 +5,7 @@ PY      := $(VENV)/bin/python
 STAMP   := $(VENV)/.installed
 SEED    ?= 0
 
-.PHONY: all venv test test-deep verify lint clean bench kernel-oracle replay validate-patch bench-tables mutation mutation-report mutation-witness mutation-reach time-to-detect c-agreement bench-c trace proofs proofs-all-sizes proofs-chunk proofs-chunk-loop bench-proofs crosshair
+.PHONY: all venv test test-deep verify lint clean bench kernel-oracle replay validate-patch bench-tables mutation mutation-report mutation-witness mutation-reach time-to-detect c-agreement bench-c trace proofs proofs-all-sizes proofs-chunk proofs-chunk-loop proofs-chunk-fit bench-proofs crosshair
 
 all: verify
 
@@ -106,9 +106,14 @@ proofs-all-sizes: $(STAMP)
 proofs-chunk: $(STAMP)
 	$(PY) -m properties.proofs.parametric --lemma chunk_refresh_hint --budget 600
 	$(PY) -m properties.proofs.parametric --lemma chunk_find_fit --budget 300
-	$(PY) -m properties.proofs.parametric --lemma chunk_find_fit --prop fit_found_if_one_exists \
-		--blocks 4 --budget 450
+	$(PY) -m properties.proofs.fitfamilies --blocks 4 --budget 900
 	$(PY) -m properties.proofs.loopinv --blocks 4 --block-bits 64 --budget 1500
+
+# pcpu_find_block_fit()'s two rows by families of paths (properties/proofs/fitfamilies.py): four blocks
+# of every size (about 2.5 minutes); FIT_BITS=64 for one block size, BLOCKS=2..4
+proofs-chunk-fit: $(STAMP)
+	$(PY) -m properties.proofs.fitfamilies --blocks $(or $(BLOCKS),4) \
+		$(if $(FIT_BITS),--block-bits $(FIT_BITS)) --budget $(or $(PBUDGET),900)
 
 # pcpu_chunk_refresh_hint() by a loop invariant (properties/proofs/loopinv.py): four blocks of 64 bits
 # (about 1.5 minutes); LOOP_BITS=all for every block size (four blocks: about 3 minutes and 1073M units,

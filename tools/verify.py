@@ -165,6 +165,15 @@ def loop_step(blocks: int = 2, budget_s: float = 600.0) -> bool:
     return not run_loop(blocks, budget_s)
 
 
+def fit_step(blocks: int = 2, budget_s: float = 300.0) -> bool:
+    """pcpu_find_block_fit's two rows by families of paths (properties/proofs/fitfamilies.py) on two blocks
+    of every size (four blocks: make proofs-chunk-fit); both must be PROVED."""
+    from properties.proofs.fitfamilies import run as run_fit
+
+    print(f"\n== pcpu_find_block_fit by families of paths, {blocks} blocks of every size (budget {budget_s:g} s)")
+    return not run_fit(blocks, budget_s)
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = OneLineParser(prog="python -m tools.verify")
     ap.add_argument("--seed", type=int, default=0)
@@ -284,10 +293,11 @@ def main(argv: list[str] | None = None) -> int:
     proofs_ok = proofs_step()
     all_sizes_ok = all_sizes_step()
     loop_ok = loop_step()
+    fit_ok = fit_step()
 
     elapsed = time.time() - t0
     ok = (corpus_ok and not new_violation and not missing and not areamap_bad and kernel_ok and proofs_ok
-          and all_sizes_ok and loop_ok)
+          and all_sizes_ok and loop_ok and fit_ok)
     print(f"\n== verdict: {'PASS' if ok else 'FAIL'}  ({steps_total} walk steps, {elapsed:.0f} s, seed {args.seed})")
     if not corpus_ok:
         print("   corpus mismatch or a ledger finding no longer reproduces")
@@ -303,6 +313,8 @@ def main(argv: list[str] | None = None) -> int:
         print("   a block lemma row is no longer proved for every block size")
     if not loop_ok:
         print("   a row of the walk's loop-invariant proof is no longer proved")
+    if not fit_ok:
+        print("   a row of the fit search's proof by families is no longer proved")
     return 0 if ok else 1
 
 

@@ -22,6 +22,7 @@ so a family's child and a second round's child only select them.
 from __future__ import annotations
 
 import time
+from collections.abc import Collection
 from typing import Any
 
 import z3
@@ -43,7 +44,6 @@ from properties.proofs.sym import (
     Unknown,
     explore,
     integer_terms,
-    lift,
     merged_value,
     var,
 )
@@ -89,17 +89,19 @@ def _names_in(t: z3.ExprRef) -> frozenset[str]:
     return _NAMES[k][1]
 
 
-def _names(t: z3.ExprRef, found: list[tuple[Any, Any]]) -> set[str]:
+def _aligned(found: list[tuple[Any, Any]]) -> dict[str, frozenset[str]]:
+    """The path's ALIGN results by name, each with the names of the term it aligned."""
+    return {c.decl().name(): _names_in(x) for c, x in found if z3.is_const(c)}
+
+
+def _names(t: z3.ExprRef, aligned: dict[str, frozenset[str]]) -> frozenset[str]:
     """The names ``t`` is built from, an ALIGN result standing also for the names it aligned."""
-    names = set(_names_in(t))
-    for c, x in found:
-        if z3.is_const(c) and c.decl().name() in names:
-            names |= _names_in(x)
-    return names
+    names = _names_in(t)
+    return names.union(*[aligned[x] for x in names if x in aligned])
 
 
 def _slice(conds: list[z3.BoolRef], owners: frozenset[int], nb: int,
-           found: list[tuple[Any, Any]]) -> list[z3.BoolRef]:
+           aligned: dict[str, frozenset[str]]) -> list[z3.BoolRef]:
     """The path's conditions that speak of no block before the start's.
 
     Why the search passed over the blocks before says nothing about the fit at the start, and
@@ -113,7 +115,7 @@ def _slice(conds: list[z3.BoolRef], owners: frozenset[int], nb: int,
     lo = min(owners)
     keep = []
     for c in conds:
-        names = _names(c, found)
+        names = _names(c, aligned)
         if not any(x.startswith("chunk.") for x in names) and all(i >= lo for i in _owners(names, nb)):
             keep.append(c)
     return keep
@@ -133,8 +135,8 @@ def _canonical(bad: z3.BoolRef, found: list[tuple[Any, Any]]) -> z3.BoolRef:
 
 
 def _pinned(ret: SInt, run_: Run) -> SInt:
-    """``ret`` with each of its subterms over chunk_md's hints (and the request, no block's) replaced by the value the path
-    pins it to (checked: the path's conditions allow no other).
+    """``ret`` with each of its subterms over chunk_md's hints (and the request, no block's) replaced
+    by the value the path pins it to (checked: the path's conditions allow no other).
 
     Such a subterm is the block index the search began at (BlockBits' division of the start
     pcpu_next_hint() gave on chunk_md); the loop's index is a plain number on every path, so
@@ -152,9 +154,7 @@ def _pinned(ret: SInt, run_: Run) -> SInt:
         seen.add(u.get_id())
         names = _names_in(u)
         if any(x.startswith("chunk.") for x in names) and not _owners(names, MAX_BLOCKS) and not z3.is_const(u):
-            if run_.budget.check(solver) != z3.sat:
-                return ret
-            v = solver.model().eval(u, model_completion=True)
+            v = run_._model().eval(u, model_completion=True)
             solver.push()
             solver.add(u != v)
             alone = run_.budget.check(solver) == z3.unsat
@@ -170,17 +170,16 @@ def _chunk_level(prop: str) -> bool:
     return any(PROPERTIES[q].scope == "chunk" for q in FIT_PRE[prop])
 
 
-def _owners(names: set[str], nb: int) -> frozenset[int]:
+def _owners(names: Collection[str], nb: int) -> frozenset[int]:
     return frozenset(i for name in names for i in range(nb) if name.startswith(f"b{i}."))
 
 
-def _key(ret: Any, found: list[tuple[Any, Any]], nb: int) -> tuple[frozenset[int], bool]:
+def _key(ret: Any, aligned: dict[str, frozenset[str]], nb: int) -> tuple[frozenset[int], bool]:
     """The blocks whose hints the returned start is built from, and whether it is an ALIGN result
     (a right_free edge) rather than pcpu_next_hint() on a block (its contig_hint)."""
     if not isinstance(ret, SInt):
         return frozenset(), False
-    names = _names(ret.e, found)
-    return _owners(names, nb), any(z3.is_const(c) and c.decl().name() in names for c, _ in found)
+    return _owners(_names(ret.e, aligned), nb), any(x in aligned for x in _names_in(ret.e))
 
 
 def _applied(formulas: list[z3.BoolRef], bm: Any) -> dict[int, z3.ArithRef]:
@@ -271,7 +270,8 @@ def _prove_fit(nb: int, budget_s: float, block_bits: int | None, variant: Any, p
         if end.error is not None:
             raise PathLimit(f"{FUNCTION} raised {end.error!r}")
         ret, found = end.value
-        owners, via_align = _key(ret, found, nb)
+        aligned = _aligned(found)
+        owners, via_align = _key(ret, aligned, nb)
         # the fit candidates of the block the start is in (a proof needs one; fewer is a stronger claim)
         mine = [(c, x) for c, x in found
                 if not owners or _owners(_names_in(x), nb) and _owners(_names_in(x), nb) <= owners]
@@ -290,8 +290,9 @@ def _prove_fit(nb: int, budget_s: float, block_bits: int | None, variant: Any, p
                 scope[id(fam)] = blocks
             fam.paths += 1
             sliced = p in SLICED and owners and isinstance(ret, SInt)
-            conds = _slice(end.conds, owners, nb, found) if sliced else end.conds
+            conds = _slice(end.conds, owners, nb, aligned) if sliced else end.conds
             at_ret = _pinned(ret, run_) if sliced else ret
+            assert inst.judge is not None  # the fit setups judge the returned start
             post = inst.judge(p, at_ret, block_truths, mine)
             if z3.is_true(z3.simplify(post)):  # a failed search (-1) is no start to judge
                 continue
@@ -364,6 +365,18 @@ def _prove_fit(nb: int, budget_s: float, block_bits: int | None, variant: Any, p
     return rows
 
 
+def run(blocks: int, budget_s: float, block_bits: int | None = None, props: list[str] | None = None,
+        verbose: bool = False, jobs: int = JOBS) -> list[str]:
+    """Proves the fit rows on ``blocks`` blocks and prints them; returns the rows left open."""
+    rows = prove_fit(blocks, budget_s, block_bits, props=props, verbose=verbose, jobs=jobs)
+    for r in rows:
+        print(row_line(r, r.note), flush=True)
+    open_rows = [f"{LEMMA}:{r.prop}" for r in rows if r.verdict != PROVED]
+    print(f"== {len(rows) - len(open_rows)} of {len(rows)} proved on {blocks} blocks"
+          + (f"; not proved: {', '.join(open_rows)}" if open_rows else ""), flush=True)
+    return open_rows
+
+
 def main(argv: list[str] | None = None) -> int:
     import sys
 
@@ -391,13 +404,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     sizes = "every block size" if bb is None else f"{bb} bits"
     print(f"== {LEMMA} by families of paths, {args.blocks} blocks of {sizes} (budget {args.budget:g} s)", flush=True)
-    rows = prove_fit(args.blocks, args.budget, bb, props=args.prop, verbose=args.verbose, jobs=args.jobs)
-    for r in rows:
-        print(row_line(r, r.note), flush=True)
-    open_rows = [f"{LEMMA}:{r.prop}" for r in rows if r.verdict != PROVED]
-    print(f"== {len(rows) - len(open_rows)} of {len(rows)} proved on {args.blocks} blocks"
-          + (f"; not proved: {', '.join(open_rows)}" if open_rows else ""))
-    return 1 if open_rows else 0
+    return 1 if run(args.blocks, args.budget, bb, args.prop, args.verbose, args.jobs) else 0
 
 
 if __name__ == "__main__":
