@@ -9,7 +9,8 @@ in order until one does not finish within the budget; for each chunk-scope lemma
 2, 3, 4 blocks of --chunk-block-bits.  Lemmas with a size-independent proof
 (properties/proofs/parametric.py) then run it once, with the same budget; chunk lemmas
 run it on 2, 3, 4 blocks of every size, with --param-budget, until one is not proved, and
-chunk_refresh_hint then its loop-invariant proof (properties/proofs/loopinv.py) on 2, 3, 4.
+chunk_refresh_hint then its loop-invariant proof (properties/proofs/loopinv.py) on 2, 3, 4, and
+chunk_find_fit its proof by families of paths (properties/proofs/fitfamilies.py).
 A size counts as decided when every property is PROVED or REFUTED (exploration
 complete).  Prints one line per run and the largest decided size per lemma.  The budget is counted in Z3 resource units
 (prove.UNITS_PER_S per "second"), so which sizes are decided does not depend on
@@ -27,9 +28,12 @@ parametric.JOBS forked processes, in one run, and prints both times and their ra
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 
 from properties.oneline_args import OneLineParser
 from properties.proofs.expected import EXPECTED
+from properties.proofs.fitfamilies import LEMMA as FIT_LEMMA
+from properties.proofs.fitfamilies import prove_fit
 from properties.proofs.lemmas import LEMMAS
 from properties.proofs.loopinv import LEMMA as LOOP_LEMMA
 from properties.proofs.loopinv import prove_loop
@@ -99,12 +103,13 @@ def main(argv: list[str] | None = None) -> int:
             if not took:
                 break
             best[name] += f"; {nb} blocks of every size in {took}"
-        if name == LOOP_LEMMA:  # the walk by its loop invariant (properties/proofs/loopinv.py)
+        if name in OTHER_PROOFS:  # the walk by its loop invariant, the fit search by families of paths
+            how = OTHER_PROOFS[name][0]
             for nb in range(2, args.max_blocks + 1):
-                took = by_invariant(args.param_budget, nb)
+                took = by_other(name, args.param_budget, nb)
                 if not took:
                     break
-                best[name] += f"; by a loop invariant, {nb} blocks of every size in {took}"
+                best[name] += f"; {how}, {nb} blocks of every size in {took}"
     print("\nlargest size decided within the budget:")
     for name, b in best.items():
         print(f"  {name:<20} {b}")
@@ -119,11 +124,19 @@ def every_size(name: str, budget_s: float, nb: int | None) -> str:
     return _report(name, rows, ok, f"every size, budget {budget_s:g} s; rows the bounded proofs refute excluded")
 
 
-def by_invariant(budget_s: float, nb: int) -> str:
-    """pcpu_chunk_refresh_hint's walk on ``nb`` blocks of every size by its loop invariant; its seconds if proved."""
-    rows = prove_loop(nb, budget_s, jobs=JOBS)
+# the chunk lemmas with a proof of their own beside the unrolled one: how it is made, and the prover
+OTHER_PROOFS: dict[str, tuple[str, Callable[..., list[Row]]]] = {
+    LOOP_LEMMA: ("by a loop invariant", prove_loop),  # properties/proofs/loopinv.py
+    FIT_LEMMA: ("by families of paths", prove_fit),  # properties/proofs/fitfamilies.py
+}
+
+
+def by_other(name: str, budget_s: float, nb: int) -> str:
+    """Lemma ``name`` on ``nb`` blocks of every size by its OTHER_PROOFS prover; its seconds if every row is proved."""
+    how, prover = OTHER_PROOFS[name]
+    rows = prover(nb, budget_s, jobs=JOBS)
     ok = all(r.verdict == PROVED for r in rows)
-    return _report(LOOP_LEMMA, rows, ok, f"by a loop invariant, budget {budget_s:g} s")
+    return _report(name, rows, ok, f"{how}, budget {budget_s:g} s")
 
 
 def _report(name: str, rows: list[Row], ok: bool, how: str) -> str:
