@@ -18,7 +18,8 @@ of a row, and case) are answered in three passes:
 The families run at most ``jobs`` at once, in the order given (the costliest
 first, so the pool's processes end close together), each with a share of the
 budget fixed before any starts: a twentieth for the vacuity check, the rest
-by number of queries.  A second round shares what the first left among the
+by number of queries (each counted ``weight`` times, when its family sets
+one).  A second round shares what the first left among the
 queries still undecided (their families explored again, passes 1 and 2), its
 shares too fixed before it starts.  So the verdicts and units depend on
 neither ``jobs`` nor the machine.
@@ -53,6 +54,7 @@ class Family:
     obligations: dict[str, list[z3.BoolRef]] = field(default_factory=dict)  # row or part -> bad cases
     paths: int = 0
     facts: list[z3.BoolRef] = field(default_factory=list)  # the bitmap facts over the family's terms
+    weight: int = 1  # its queries' share of the first round, against 1 for every other family's
 
 
 @dataclass(frozen=True)
@@ -94,9 +96,9 @@ def solve(plan: Plan, budget: Budget, jobs: int) -> Outcome:
     """Runs every family in a forked process, then rolls the answers up per row."""
     ks_of = {id(f): [k for k, q in enumerate(plan.queries) if q.family is f] for f in plan.families}
     left = budget.remaining()
-    share = (left - left // 20) // len(plan.queries)
-    calls: list[Callable[[], Any]] = [functools.partial(_work, plan, f, ks_of[id(f)], share * len(ks_of[id(f)]))
-                                      for f in plan.families]
+    share = (left - left // 20) // sum(f.weight * len(ks_of[id(f)]) for f in plan.families)
+    calls: list[Callable[[], Any]] = [functools.partial(_work, plan, f, ks_of[id(f)],
+                                                        share * f.weight * len(ks_of[id(f)])) for f in plan.families]
     done = forked([*calls, functools.partial(_vacuity, plan, left // 20)], jobs)
     vac, vac_used = done[-1]
     budget.charge(vac_used)

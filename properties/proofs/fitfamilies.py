@@ -136,17 +136,21 @@ def _canonical(bad: z3.BoolRef, found: list[tuple[Any, Any]]) -> z3.BoolRef:
 
 def _pinned(ret: SInt, run_: Run) -> SInt:
     """``ret`` with each of its subterms over chunk_md's hints (and the request, no block's) replaced
-    by the value the path pins it to (checked: the path's conditions allow no other).
+    by the value the path's conditions on chunk_md pin it to (checked: they allow no other).
 
     Such a subterm is the block index the search began at (BlockBits' division of the start
     pcpu_next_hint() gave on chunk_md); the loop's index is a plain number on every path, so
     the returned start is the index's value times the block size plus the block's offset.  With
+    the index pinned, the returned start no longer needs chunk_md's conditions (_slice drops
     them): the queries of the last block's families stayed undecided at 226M units with them.
-    ``run_``'s solver holds the path condition (sym.explore's on_path).
+    The check asks only the path's conditions on chunk_md, so its answer holds for every path
+    with the same ones (_PINS); ``run_`` is the path's run (sym.explore's on_path), whose model
+    proposes the value.
     """
     subs: list[tuple[z3.ExprRef, z3.ExprRef]] = []
     todo, seen = [ret.e], set()
-    solver = run_.solver
+    on_chunk = [c for c in run_.conds if any(x.startswith("chunk.") for x in _names_in(c))]
+    ids = frozenset(c.get_id() for c in on_chunk)
     while todo:
         u = todo.pop()
         if u.get_id() in seen:
@@ -154,16 +158,22 @@ def _pinned(ret: SInt, run_: Run) -> SInt:
         seen.add(u.get_id())
         names = _names_in(u)
         if any(x.startswith("chunk.") for x in names) and not _owners(names, MAX_BLOCKS) and not z3.is_const(u):
-            v = run_._model().eval(u, model_completion=True)
-            solver.push()
-            solver.add(u != v)
-            alone = run_.budget.check(solver) == z3.unsat
-            solver.pop()
-            if alone:
-                subs.append((u, v))
+            key = (u.get_id(), ids)
+            if key not in _PINS:
+                v = run_._model().eval(u, model_completion=True)
+                solver = z3.SolverFor("QF_UFLIA")
+                solver.add(*on_chunk, u != v)
+                _PINS[key] = (u, v if run_.budget.check(solver) == z3.unsat else None)
+            v_ = _PINS[key][1]
+            if v_ is not None:
+                subs.append((u, v_))
                 continue
         todo.extend(u.children())
     return SInt(z3.substitute(ret.e, *subs)) if subs else ret
+
+
+# _pinned's answers by (subterm, the path's conditions on chunk_md), with the subterm kept alive
+_PINS: dict[tuple[int, frozenset[int]], tuple[z3.ExprRef, z3.ExprRef | None]] = {}
 
 
 def _chunk_level(prop: str) -> bool:
@@ -226,6 +236,7 @@ def prove_fit(blocks: int = 4, budget_s: float = 600.0, block_bits: int | None =
     fresh_z3_context()
     ALIGNED.clear()
     _NAMES.clear()
+    _PINS.clear()
     with integer_terms(), abstract_primitives():
         return _prove_fit(blocks, budget_s, block_bits, variant, props or list(FIT_PROPS), verbose, jobs, rounds)
 
@@ -338,8 +349,13 @@ def _prove_fit(nb: int, budget_s: float, block_bits: int | None, variant: Any, p
         s.add(*fs, *axioms(inst.pre, args), *judge.facts(args, inst.chunk, _chunk_level(p)))
         return str(within.check(s))
 
-    # the families with the most paths first, so the pool's processes end close together
+    # the families with the most paths first, so the pool's processes end close together; a family's
+    # share of the budget grows by one part per hundred obligations (four blocks of 64 bits:
+    # fit_found_if_one_exists's 534 failed searches needed a second round with even shares, and
+    # shares by obligations starved the sliced families of one to three)
     order = sorted(groups.values(), key=lambda f: -f.paths)
+    for fam in order:
+        fam.weight = 1 + sum(len(fs) for fs in fam.obligations.values()) // 100
     queries = [Query(f, f.name, f.name, z3.BoolVal(True)) for f in order]
     rows: list[Row] = []
     bounds: dict[str, Any] = {"block_bits": POW2_SIZES if block_bits is None else block_bits, "blocks": nb}
