@@ -37,7 +37,9 @@ import z3
 
 from properties.proofs.absbitmap import Terms
 from properties.proofs.parallel import forked
-from properties.proofs.parametric import RESULT_OF
+from properties.proofs.parametric import RESULT_OF, row_line
+from properties.proofs.paramlemmas import N_MAX, block_bits_ok
+from properties.proofs.prove import PROVED, Row
 from properties.proofs.sym import Budget, PathLimit, Unknown
 
 _RANK = [z3.unsat, z3.unknown, z3.sat]  # CheckSatResult is not hashable
@@ -210,3 +212,20 @@ def answer(family: Family, queries: list[Query], ks: list[int], within: Budget, 
                 print(f"  pass {pass_} {q.row} {q.part} ({str(q.case).replace(chr(10), '')}): {out[k]}, "
                       f"{(within.used - used) / 1e6:.1f}M units, {time.perf_counter() - tq:.1f}s", flush=True)
     return [str(out[k]) for k in ks]
+
+
+def report(lemma: str, rows: list[Row], how: str) -> list[str]:
+    """Prints the rows of a proof by families and a summary line ending in ``how``; returns the rows left open."""
+    for r in rows:
+        print(row_line(r, r.note), flush=True)
+    open_rows = [f"{lemma}:{r.prop}" for r in rows if r.verdict != PROVED]
+    print(f"== {len(rows) - len(open_rows)} of {len(rows)} proved {how}"
+          + (f"; not proved: {', '.join(open_rows)}" if open_rows else ""), flush=True)
+    return open_rows
+
+
+def bad_args(blocks: int, max_blocks: int, block_bits: int | None, budget_s: float, jobs: int) -> str:
+    """What is wrong with a chunk proof's command line (its blocks, block size, budget or jobs), or ""."""
+    return (f"--blocks must be 2..{max_blocks}" if not 2 <= blocks <= max_blocks else
+            f"--block-bits must be a power of two <= {N_MAX}" if not block_bits_ok(block_bits) else
+            "--budget must be > 0" if budget_s <= 0 else "--jobs must be >= 1" if jobs < 1 else "")

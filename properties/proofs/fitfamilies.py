@@ -30,10 +30,10 @@ import z3
 from properties.oneline_args import OneLineParser
 from properties.proofs.absbitmap import Terms, axioms, close_under_pu
 from properties.proofs.abstractions import ALIGNED, BlockBits, abstract_primitives
-from properties.proofs.families import Family, Plan, Query, solve
+from properties.proofs.families import Family, Plan, Query, bad_args, report, solve
 from properties.proofs.lemmas import ALL_PRE, BLOCK_PROPS, FIT_PROPS, percpu_for
-from properties.proofs.parametric import JOBS, Judge, _twin, holds, row_line
-from properties.proofs.paramlemmas import N_MAX, NOT_PROVED, POW2_SIZES, block_bits_ok, setup_chunk_find_fit
+from properties.proofs.parametric import JOBS, Judge, _twin, holds
+from properties.proofs.paramlemmas import NOT_PROVED, POW2_SIZES, setup_chunk_find_fit
 from properties.proofs.prove import PROVED, UNITS_PER_S, VACUOUS, Row, fresh_z3_context
 from properties.proofs.sym import (
     Budget,
@@ -235,10 +235,12 @@ def prove_fit(blocks: int = 4, budget_s: float = 600.0, block_bits: int | None =
     """
     fresh_z3_context()
     ALIGNED.clear()
-    _NAMES.clear()
-    _PINS.clear()
-    with integer_terms(), abstract_primitives():
-        return _prove_fit(blocks, budget_s, block_bits, variant, props or list(FIT_PROPS), verbose, jobs, rounds)
+    try:
+        with integer_terms(), abstract_primitives():
+            return _prove_fit(blocks, budget_s, block_bits, variant, props or list(FIT_PROPS), verbose, jobs, rounds)
+    finally:  # their terms belong to this proof's Z3 context
+        _NAMES.clear()
+        _PINS.clear()
 
 
 def _prove_fit(nb: int, budget_s: float, block_bits: int | None, variant: Any, props: list[str], verbose: bool,
@@ -384,13 +386,8 @@ def _prove_fit(nb: int, budget_s: float, block_bits: int | None, variant: Any, p
 def run(blocks: int, budget_s: float, block_bits: int | None = None, props: list[str] | None = None,
         verbose: bool = False, jobs: int = JOBS) -> list[str]:
     """Proves the fit rows on ``blocks`` blocks and prints them; returns the rows left open."""
-    rows = prove_fit(blocks, budget_s, block_bits, props=props, verbose=verbose, jobs=jobs)
-    for r in rows:
-        print(row_line(r, r.note), flush=True)
-    open_rows = [f"{LEMMA}:{r.prop}" for r in rows if r.verdict != PROVED]
-    print(f"== {len(rows) - len(open_rows)} of {len(rows)} proved on {blocks} blocks"
-          + (f"; not proved: {', '.join(open_rows)}" if open_rows else ""), flush=True)
-    return open_rows
+    return report(LEMMA, prove_fit(blocks, budget_s, block_bits, props=props, verbose=verbose, jobs=jobs),
+                  f"on {blocks} blocks")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -412,9 +409,7 @@ def main(argv: list[str] | None = None) -> int:
     except SystemExit as e:
         return 2 if e.code else 0
     bb = args.block_bits
-    msg = (f"--blocks must be 2..{MAX_BLOCKS}" if not 2 <= args.blocks <= MAX_BLOCKS else
-           f"--block-bits must be a power of two <= {N_MAX}" if not block_bits_ok(bb) else
-           "--budget must be > 0" if args.budget <= 0 else "--jobs must be >= 1" if args.jobs < 1 else "")
+    msg = bad_args(args.blocks, MAX_BLOCKS, bb, args.budget, args.jobs)
     if msg:
         print(f"fitfamilies: {msg}", file=sys.stderr)
         return 2

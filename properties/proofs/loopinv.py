@@ -48,14 +48,12 @@ from impl.internal import MD_FIELDS, pcpu_block_md, pcpu_chunk
 from properties.oneline_args import OneLineParser
 from properties.proofs.absbitmap import AbsBitmap, Terms, axioms, close_under_pu
 from properties.proofs.abstractions import ALIGNED, BlockBits, abstract_primitives
-from properties.proofs.families import Family, Plan, Query, solve
+from properties.proofs.families import Family, Plan, Query, bad_args, report, solve
 from properties.proofs.lemmas import CHUNK_PROPS, md_fields, md_range_list, percpu_for
-from properties.proofs.parametric import FORK_ON, JOBS, Judge, holds, row_line
+from properties.proofs.parametric import FORK_ON, JOBS, Judge, holds
 from properties.proofs.paramlemmas import (
-    N_MAX,
     NOT_PROVED,
     POW2_SIZES,
-    block_bits_ok,
     setup_chunk_refresh,
 )
 from properties.proofs.prove import PROVED, UNITS_PER_S, VACUOUS, Row, fresh_z3_context
@@ -339,12 +337,7 @@ def run(blocks: int, budget_s: float, block_bits: int | None = None, verbose: bo
         merge: str = "keyed", jobs: int = JOBS, pushed: bool = True) -> list[str]:
     """Proves the walk on ``blocks`` blocks and prints its rows; returns the rows left open."""
     rows = prove_loop(blocks, budget_s, block_bits, verbose=verbose, merge=merge, jobs=jobs, pushed=pushed)
-    for r in rows:
-        print(row_line(r, r.note), flush=True)
-    open_rows = [f"{LEMMA}:{r.prop}" for r in rows if r.verdict != PROVED]
-    print(f"== {len(rows) - len(open_rows)} of {len(rows)} proved by induction on {blocks} blocks"
-          + (f"; not proved: {', '.join(open_rows)}" if open_rows else ""))
-    return open_rows
+    return report(LEMMA, rows, f"by induction on {blocks} blocks")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -371,9 +364,7 @@ def main(argv: list[str] | None = None) -> int:
     except SystemExit as e:
         return 2 if e.code else 0
     bb = args.block_bits
-    msg = ("--blocks must be 2..4" if not 2 <= args.blocks <= WalkBits.BLOCKS - 2 else
-           f"--block-bits must be a power of two <= {N_MAX}" if not block_bits_ok(bb) else
-           "--budget must be > 0" if args.budget <= 0 else "--jobs must be >= 1" if args.jobs < 1 else "")
+    msg = bad_args(args.blocks, WalkBits.BLOCKS - 2, bb, args.budget, args.jobs)
     if msg:
         print(f"loopinv: {msg}", file=sys.stderr)
         return 2
