@@ -160,7 +160,7 @@ def _pinned(ret: SInt, run_: Run) -> SInt:
         if any(x.startswith("chunk.") for x in names) and not _owners(names, MAX_BLOCKS) and not z3.is_const(u):
             key = (u.get_id(), ids)
             if key not in _PINS:
-                v = run_._model().eval(u, model_completion=True)
+                v = run_.path_model().eval(u, model_completion=True)
                 solver = z3.SolverFor("QF_UFLIA")
                 solver.add(*on_chunk, u != v)
                 _PINS[key] = (u, v if run_.budget.check(solver) == z3.unsat else None)

@@ -454,6 +454,10 @@ class Run(_Ctx):
             self.model = self.solver.model()
         return self.model
 
+    def path_model(self) -> z3.ModelRef:
+        """A model of the path condition so far (the one the last decision was taken in, if still valid)."""
+        return self._model()
+
     def decide(self, cond: z3.BoolRef) -> bool:
         i = len(self.decisions)
         if self.budget.exhausted():
