@@ -12,7 +12,7 @@ proof without (parametric.py's module doc lists them):
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 import z3
@@ -59,20 +59,22 @@ def abstract_primitives() -> Iterator[None]:
 ALIGNED: dict[int, tuple[z3.ArithRef, z3.ArithRef]] = {}
 
 
-def names_in(t: z3.ExprRef) -> set[str]:
-    """The names of the constants (symbolic variables) term ``t`` is built from."""
+def subterms(ts: Iterable[z3.ExprRef]) -> Iterator[z3.ExprRef]:
+    """Each distinct subterm of the terms ``ts`` (themselves included), once."""
     seen: set[int] = set()
-    out: set[str] = set()
-    todo = [t]
+    todo = list(ts)
     while todo:
         u = todo.pop()
         if u.get_id() in seen:
             continue
         seen.add(u.get_id())
-        if z3.is_const(u) and u.decl().kind() == z3.Z3_OP_UNINTERPRETED:
-            out.add(u.decl().name())
+        yield u
         todo.extend(u.children())
-    return out
+
+
+def names_in(t: z3.ExprRef) -> set[str]:
+    """The names of the constants (symbolic variables) term ``t`` is built from."""
+    return {u.decl().name() for u in subterms([t]) if z3.is_const(u) and u.decl().kind() == z3.Z3_OP_UNINTERPRETED}
 
 
 def aligned(r: Any, a: Any) -> z3.BoolRef:

@@ -8,15 +8,17 @@ once, as there (pcpu_next_hint() merged into one If-valued result), and its
 paths are grouped by the block the returned start lies in: the block whose
 hints the start was computed from (its contig_hint, found by
 pcpu_next_hint() on the block, or the ALIGN of its right_free edge).  That
-is read off the returned term (:func:`_blocks_of`); a path whose start names
+is read off the returned term (:func:`_key`); a path whose start names
 no block or several goes to a family of its own, so the families cover
 every path whatever the grouping finds.
 
 Each group is a families.py Family: its obligations are its own paths, its
-bitmap facts are instantiated over the setup's terms and the terms its own
-paths apply the bitmap's functions to, and it is queried in a forked
-process.  The paths are explored in the parent before the families fork,
-so a family's child and a second round's child only select them.
+bitmap facts are instantiated over the terms of its own assumptions and
+paths only, and it is queried in a forked process.  The paths are explored
+in the parent before the families fork, so a family's child and a second
+round's child only select them.  fit_start_leads_to_fit's paths are sliced
+to the start's block (:func:`_slice`, :func:`_pinned`, :func:`_canonical`;
+properties/proofs/README.md has why each step is sound and what it saved).
 """
 
 from __future__ import annotations
@@ -29,12 +31,12 @@ import z3
 
 from properties.oneline_args import OneLineParser
 from properties.proofs.absbitmap import Terms, axioms, close_under_pu
-from properties.proofs.abstractions import ALIGNED, BlockBits, abstract_primitives
+from properties.proofs.abstractions import ALIGNED, BlockBits, abstract_primitives, subterms
 from properties.proofs.families import Family, Plan, Query, bad_args, report, solve
 from properties.proofs.lemmas import ALL_PRE, BLOCK_PROPS, FIT_PROPS, percpu_for
-from properties.proofs.parametric import JOBS, Judge, _twin, holds
-from properties.proofs.paramlemmas import NOT_PROVED, POW2_SIZES, setup_chunk_find_fit
-from properties.proofs.prove import PROVED, UNITS_PER_S, VACUOUS, Row, fresh_z3_context
+from properties.proofs.parametric import JOBS, Judge, _twin, holds, row_verdict, stamped, symbolic_geometry
+from properties.proofs.paramlemmas import POW2_SIZES, setup_chunk_find_fit
+from properties.proofs.prove import UNITS_PER_S, Row, fresh_z3_context
 from properties.proofs.sym import (
     Budget,
     PathEnd,
@@ -47,7 +49,7 @@ from properties.proofs.sym import (
     merged_value,
     var,
 )
-from properties.registry import PROPERTIES
+from properties.registry import OUTCOME, PROPERTIES
 
 LEMMA = "chunk_find_fit"
 FUNCTION = "pcpu_find_block_fit"
@@ -102,13 +104,13 @@ def _names(t: z3.ExprRef, aligned: dict[str, frozenset[str]]) -> frozenset[str]:
 
 def _slice(conds: list[z3.BoolRef], owners: frozenset[int], nb: int,
            aligned: dict[str, frozenset[str]]) -> list[z3.BoolRef]:
-    """The path's conditions that speak of no block before the start's.
+    """The path's conditions that speak of no block before the start's, nor of chunk_md.
 
-    Why the search passed over the blocks before says nothing about the fit at the start, and
-    dropping conditions only adds models: a query unsatisfiable without them is unsatisfiable
-    with them.  Many paths then share one obligation (kept once).  The conditions on chunk_md
-    stay: the block index the search begins at is a term over its hints (BlockBits), which
-    the returned start is built on.
+    Why the search passed over the blocks before, and where chunk_md made it begin, say nothing
+    about the fit at the start, and dropping conditions only adds models: a query
+    unsatisfiable without them is unsatisfiable with them.  Many paths then share one
+    obligation (kept once).  The block index the search began at, a term over chunk_md's
+    hints that the returned start is built on, is pinned to its value first (:func:`_pinned`).
     """
     if not owners:
         return conds
@@ -116,7 +118,7 @@ def _slice(conds: list[z3.BoolRef], owners: frozenset[int], nb: int,
     keep = []
     for c in conds:
         names = _names(c, aligned)
-        if not any(x.startswith("chunk.") for x in names) and all(i >= lo for i in _owners(names, nb)):
+        if not _on_chunk(names) and all(i >= lo for i in _owners(names, nb)):
             keep.append(c)
     return keep
 
@@ -149,7 +151,7 @@ def _pinned(ret: SInt, run_: Run) -> SInt:
     """
     subs: list[tuple[z3.ExprRef, z3.ExprRef]] = []
     todo, seen = [ret.e], set()
-    on_chunk = [c for c in run_.conds if any(x.startswith("chunk.") for x in _names_in(c))]
+    on_chunk = [c for c in run_.conds if _on_chunk(_names_in(c))]
     ids = frozenset(c.get_id() for c in on_chunk)
     while todo:
         u = todo.pop()
@@ -157,7 +159,7 @@ def _pinned(ret: SInt, run_: Run) -> SInt:
             continue
         seen.add(u.get_id())
         names = _names_in(u)
-        if any(x.startswith("chunk.") for x in names) and not _owners(names, MAX_BLOCKS) and not z3.is_const(u):
+        if _on_chunk(names) and not _owners(names, MAX_BLOCKS) and not z3.is_const(u):
             key = (u.get_id(), ids)
             if key not in _PINS:
                 v = run_.path_model().eval(u, model_completion=True)
@@ -181,7 +183,13 @@ def _chunk_level(prop: str) -> bool:
 
 
 def _owners(names: Collection[str], nb: int) -> frozenset[int]:
+    """The blocks (of ``nb``) whose hints some of ``names`` are."""
     return frozenset(i for name in names for i in range(nb) if name.startswith(f"b{i}."))
+
+
+def _on_chunk(names: Collection[str]) -> bool:
+    """Whether some of ``names`` are chunk_md's hints."""
+    return any(x.startswith("chunk.") for x in names)
 
 
 def _key(ret: Any, aligned: dict[str, frozenset[str]], nb: int) -> tuple[frozenset[int], bool]:
@@ -195,35 +203,12 @@ def _key(ret: Any, aligned: dict[str, frozenset[str]], nb: int) -> tuple[frozens
 def _applied(formulas: list[z3.BoolRef], bm: Any) -> dict[int, z3.ArithRef]:
     """The arguments ``bm``'s functions (nu, nf, pu) are applied to in ``formulas``."""
     fns = {f.get_id() for f in (bm.fnu, bm.fnf, bm.fpu)}
-    seen: set[int] = set()
-    out: dict[int, z3.ArithRef] = {}
-    todo: list[z3.ExprRef] = list(formulas)
-    while todo:
-        u = todo.pop()
-        if u.get_id() in seen:
-            continue
-        seen.add(u.get_id())
-        if z3.is_app(u) and u.decl().get_id() in fns:
-            out.setdefault(u.arg(0).get_id(), u.arg(0))
-        todo.extend(u.children())
-    return out
+    return {u.arg(0).get_id(): u.arg(0) for u in subterms(formulas) if z3.is_app(u) and u.decl().get_id() in fns}
 
 
 def terms_in(formulas: list[z3.BoolRef], terms: Terms) -> dict[int, z3.ArithRef]:
     """The registered terms (``terms.args``) that occur in ``formulas``."""
-    seen: set[int] = set()
-    out: dict[int, z3.ArithRef] = {}
-    todo: list[z3.ExprRef] = list(formulas)
-    while todo:
-        u = todo.pop()
-        k = u.get_id()
-        if k in seen:
-            continue
-        seen.add(k)
-        if k in terms.args:
-            out[k] = terms.args[k]
-        todo.extend(u.children())
-    return out
+    return {u.get_id(): terms.args[u.get_id()] for u in subterms(formulas) if u.get_id() in terms.args}
 
 
 def prove_fit(blocks: int = 4, budget_s: float = 600.0, block_bits: int | None = None, variant: Any = None,
@@ -254,9 +239,7 @@ def _prove_fit(nb: int, budget_s: float, block_bits: int | None, variant: Any, p
     n = var("n") if block_bits is None else z3.IntVal(block_bits)
     inst = setup_chunk_find_fit(n, terms, nb)
     inst.pre.memoize = False  # as parametric.py's chunk lemmas (the kept terms change Z3's AST ids)
-    pcpu.PCPU_BITMAP_BLOCK_BITS = BlockBits(n)  # type: ignore[assignment]
-    pcpu.pcpu_chunk_map_bits = lambda chunk: SInt(nb * n)  # type: ignore[method-assign,assignment,return-value]
-    pcpu.pcpu_chunk_nr_blocks = lambda chunk: nb  # type: ignore[method-assign]
+    symbolic_geometry(pcpu, BlockBits(n), nb)
     pcpu.pcpu_next_hint = merged_value(pcpu.pcpu_next_hint)  # type: ignore[method-assign]
     judge = Judge.of(inst.pre, "pre", n, nb, pcpu.PCPU_BITMAP_BLOCK_BITS)
     whole = range(nb)
@@ -273,6 +256,7 @@ def _prove_fit(nb: int, budget_s: float, block_bits: int | None, variant: Any, p
 
     block_truths = [t for t, _, _ in judge.blocks]
     scope: dict[int, range] = {}  # the blocks a family's assumptions and facts speak of
+    kept: set[tuple[int, int]] = set()  # (family, obligation) ids: paths that give one obligation keep it once
     groups: dict[tuple[str, frozenset[int], bool], Family] = {}
 
     def run() -> tuple[Any, list[tuple[Any, Any]]]:
@@ -286,8 +270,7 @@ def _prove_fit(nb: int, budget_s: float, block_bits: int | None, variant: Any, p
         aligned = _aligned(found)
         owners, via_align = _key(ret, aligned, nb)
         # the fit candidates of the block the start is in (a proof needs one; fewer is a stronger claim)
-        mine = [(c, x) for c, x in found
-                if not owners or _owners(_names_in(x), nb) and _owners(_names_in(x), nb) <= owners]
+        mine = [(c, x) for c, x in found if not owners or frozenset() < _owners(_names_in(x), nb) <= owners]
         for p in props:
             # the failed searches are one family: split by the blocks they looked at (five families
             # on four blocks of every size), each got too small a share and the proof took 580.1M
@@ -312,8 +295,9 @@ def _prove_fit(nb: int, budget_s: float, block_bits: int | None, variant: Any, p
             bad = z3.And(*conds, z3.Not(post))
             if sliced:  # simplified as the bitmap's arguments are when its facts are instantiated
                 bad = z3.simplify(_canonical(bad, found))
-            if all(bad.get_id() != b.get_id() for b in fam.obligations.get(p, [])):
-                fam.obligations[p] = [*fam.obligations.get(p, []), bad]
+            if (id(fam), bad.get_id()) not in kept:
+                kept.add((id(fam), bad.get_id()))
+                fam.obligations.setdefault(p, []).append(bad)
 
     # the path checks assume only the ranges (parametric.py's explore_pre=False for this lemma)
     explorer = z3.SolverFor("QF_UFLIA")
@@ -371,16 +355,10 @@ def _prove_fit(nb: int, budget_s: float, block_bits: int | None, variant: Any, p
     bounds |= {"paths": npaths, "terms": nterms, "families": len(groups)}
     for p in props:
         r = results.get(p, z3.unknown)
-        ok = not why and r == z3.unsat
-        verdict = VACUOUS if vacuous else PROVED if ok else NOT_PROVED
-        note = why or ("assumptions unsatisfiable" if vacuous else "" if ok else "budget" if r == z3.unknown else
-                       "a model of the instantiated axioms: see the bounded proofs")
-        rows.append(Row(LEMMA, p, PROPERTIES[p].kind if p in PROPERTIES else "allowed outcome", verdict,
-                        dict(bounds), note=note))
-    dt = round(time.perf_counter() - t0, 2)
-    for row in rows:
-        row.seconds, row.units = dt, budget.used
-    return rows
+        verdict, note = row_verdict(r, not why and r == z3.unsat, why, vacuous)
+        rows.append(Row(LEMMA, p, PROPERTIES[p].kind if p in PROPERTIES else OUTCOME, verdict, dict(bounds),
+                        note=note))
+    return stamped(rows, t0, budget)
 
 
 def run(blocks: int, budget_s: float, block_bits: int | None = None, props: list[str] | None = None,

@@ -50,13 +50,12 @@ from properties.proofs.absbitmap import AbsBitmap, Terms, axioms, close_under_pu
 from properties.proofs.abstractions import ALIGNED, BlockBits, abstract_primitives
 from properties.proofs.families import Family, Plan, Query, bad_args, report, solve
 from properties.proofs.lemmas import CHUNK_PROPS, md_fields, md_range_list, percpu_for
-from properties.proofs.parametric import FORK_ON, JOBS, Judge, holds
+from properties.proofs.parametric import FORK_ON, JOBS, Judge, holds, row_verdict, stamped, symbolic_geometry
 from properties.proofs.paramlemmas import (
-    NOT_PROVED,
     POW2_SIZES,
     setup_chunk_refresh,
 )
-from properties.proofs.prove import PROVED, UNITS_PER_S, VACUOUS, Row, fresh_z3_context
+from properties.proofs.prove import UNITS_PER_S, Row, fresh_z3_context
 from properties.proofs.sym import (
     Budget,
     PathEnd,
@@ -195,9 +194,7 @@ def _prove_loop(nb: int, budget_s: float, block_bits: int | None, variant: Any, 
     terms = Terms()
     n = var("n") if block_bits is None else z3.IntVal(block_bits)
     inst = setup_chunk_refresh(n, terms, nb)
-    pcpu.PCPU_BITMAP_BLOCK_BITS = WalkBits(n)  # type: ignore[assignment]
-    pcpu.pcpu_chunk_map_bits = lambda chunk: SInt(nb * n)  # type: ignore[method-assign,assignment,return-value]
-    pcpu.pcpu_chunk_nr_blocks = lambda chunk: nb  # type: ignore[method-assign]
+    symbolic_geometry(pcpu, WalkBits(n), nb)
     if merge != "none":
         fork_on = FORK_ON if merge == "keyed" else ()
         pcpu.pcpu_block_update = merged(pcpu.pcpu_block_update, MD_FIELDS, fork_on)  # type: ignore[method-assign]
@@ -320,17 +317,10 @@ def _prove_loop(nb: int, budget_s: float, block_bits: int | None, variant: Any, 
     for row in (ESTABLISHED, KEPT, *CHUNK_PROPS):
         r = results.get(row, z3.unknown)
         ok = not why and r == z3.unsat and (row in (ESTABLISHED, KEPT) or all(x == z3.unsat for x in induction))
-        verdict = VACUOUS if vacuous else PROVED if ok else NOT_PROVED
-        note = why or ("assumptions unsatisfiable" if vacuous else "" if ok else
-                       "budget" if r == z3.unknown else
-                       "the induction is not closed" if r == z3.unsat else
-                       "a model of the instantiated axioms: see the bounded proofs")
+        verdict, note = row_verdict(r, ok, why, vacuous, unclosed="the induction is not closed")
         kind = "induction" if row in (ESTABLISHED, KEPT) else PROPERTIES[row].kind
         rows.append(Row(LEMMA, row, kind, verdict, dict(bounds), note=note))
-    dt = round(time.perf_counter() - t0, 2)
-    for row_ in rows:
-        row_.seconds, row_.units = dt, budget.used
-    return rows
+    return stamped(rows, t0, budget)
 
 
 def run(blocks: int, budget_s: float, block_bits: int | None = None, verbose: bool = False,

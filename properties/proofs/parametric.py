@@ -139,6 +139,23 @@ def block_scope(pcpu: Percpu, current: list[pcpu_chunk]) -> None:
     pcpu.pcpu_block_update = block_update_blocks_only  # type: ignore[method-assign]
 
 
+def symbolic_geometry(pcpu: Percpu, bits: Any, nb: int) -> None:
+    """PCPU_BITMAP_BLOCK_BITS as ``bits`` (a BlockBits of the symbolic size n), and percpu-internal.h's
+    chunk geometry helpers for a chunk of ``nb`` blocks of n bits."""
+    n = bits.e
+    pcpu.PCPU_BITMAP_BLOCK_BITS = bits
+    pcpu.pcpu_chunk_map_bits = lambda chunk: SInt(nb * n)  # type: ignore[method-assign,assignment,return-value]
+    pcpu.pcpu_chunk_nr_blocks = lambda chunk: nb  # type: ignore[method-assign]
+
+
+def row_verdict(r: z3.CheckSatResult, ok: bool, why: str, vacuous: bool, unclosed: str = "") -> tuple[str, str]:
+    """A row's verdict and note from its answer ``r`` (unsat: no counterexample) when ``ok`` says whether
+    it may be claimed; ``why``: a reason none can be; ``unclosed``: the note for an unsat row not claimed."""
+    note = why or ("assumptions unsatisfiable" if vacuous else "" if ok else "budget" if r == z3.unknown else
+                   unclosed if r == z3.unsat else "a model of the instantiated axioms: see the bounded proofs")
+    return VACUOUS if vacuous else PROVED if ok else NOT_PROVED, note
+
+
 def _twin(chunk: pcpu_chunk) -> pcpu_chunk:
     """A copy whose hint blocks are the path's own (every path of the exploration updates its copy)."""
     twin = copy.copy(chunk)
@@ -240,10 +257,7 @@ def _prove(lm: ParamLemma, budget_s: float, variant: Any, todo: list[str], verbo
     inst = lm.setup(n, terms)
     for bm in (inst.pre, inst.post):
         bm.memoize = block
-    pcpu.PCPU_BITMAP_BLOCK_BITS = BlockBits(n)  # type: ignore[assignment]
-    # the chunk geometry helpers of percpu-internal.h, for a chunk of nb blocks of n bits
-    pcpu.pcpu_chunk_map_bits = lambda chunk: SInt(nb * n)  # type: ignore[method-assign,assignment,return-value]
-    pcpu.pcpu_chunk_nr_blocks = lambda chunk: nb  # type: ignore[method-assign]
+    symbolic_geometry(pcpu, BlockBits(n), nb)
     current = [inst.chunk]
     if nb == 1:
         block_scope(pcpu, current)
@@ -357,6 +371,11 @@ def _prove(lm: ParamLemma, budget_s: float, variant: Any, todo: list[str], verbo
                     "budget" if r == z3.unknown else "a model of the instantiated axioms: see the bounded proofs")
         kind = PROPERTIES[prop].kind if prop in PROPERTIES else OUTCOME
         rows.append(Row(lm.name, prop, kind, verdict, dict(bounds), note=note))
+    return stamped(rows, t0, budget)
+
+
+def stamped(rows: list[Row], t0: float, budget: Budget) -> list[Row]:
+    """``rows`` with the seconds since ``t0`` and the units ``budget`` used, the whole proof's."""
     dt = round(time.perf_counter() - t0, 2)
     for row in rows:
         row.seconds, row.units = dt, budget.used
