@@ -1,0 +1,405 @@
+"""pcpu_block_update_hint_free()'s rows on a chunk of several blocks, with its calls as proved summaries.
+
+parametric.py runs the whole of pcpu_free_area()'s hint update through
+sym.explore, pcpu_block_update() and pcpu_chunk_refresh_hint() included: on
+two blocks its exploration does not finish in 600 s (463 paths).  Here the
+port's own pcpu_block_update_hint_free() runs, but two of the calls it makes
+are replaced by their summaries, each a lemma proved on its own:
+
+- pcpu_block_update() on a block (:data:`UPDATE_POST`): the every-size lemma
+  block_update (parametric.py) proves that folding a maximal free run
+  [start, end) of the block's new bitmap into hints sound for its old
+  bitmap leaves the hints sound for the new one, and :func:`prove_update_ranges`
+  here that it leaves them in range.  At the call the summary's
+  precondition is an obligation (``update_pre``): 0 <= start < end <= n, the
+  run is free and maximal in the new bitmap, the freed bits of the block lie
+  in it (so the new bitmap is the old one with the run cleared), and the
+  block's hints are still the ones the lemma assumed (each block is updated
+  once; a second update raises PathLimit).  After it the block's hints are
+  fresh values with the summary's properties assumed.
+- pcpu_chunk_refresh_hint(full_scan=True) (:data:`WALK_POST`): loopinv.py
+  proves by a loop invariant that from hints meeting loopinv.WALK_PRE (and
+  in range) the walk leaves chunk_md with every chunk property.  At the call
+  WALK_PRE and the ranges are obligations (``walk_pre``), after it chunk_md's
+  hints are fresh with the chunk properties assumed.
+
+pcpu_block_update() on chunk_md (the branch for a free inside one block) is
+the port's own, explored with its paths merged as parametric.py's chunk
+lemmas do (FORK_ON).  A row is claimed only when its own queries and every
+summary precondition are unsatisfiable; the summaries' own lemmas are proved
+elsewhere (``make verify`` runs both for two blocks, the note of each row
+names them).
+
+The paths are explored once, in the parent.  Each obligation goes to a
+families.py Family by what it speaks of: a block's rows by the block and its
+part in the free (updated, wholly freed between the first and last block,
+or untouched), the summary preconditions by block, the chunk rows by the
+block the free lies in.  Conditions naming other blocks' hints or
+chunk_md's are dropped from a block's obligations (fewer conditions only
+admit more models: a query unsatisfiable without them is unsatisfiable with
+them), and equal obligations are kept once.  A post-condition that is
+literally one of the summary facts the path assumed is not queried: the
+query would be the conjunction of a formula and its negation.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import z3
+
+from impl.internal import MD_FIELDS, pcpu_block_md, pcpu_chunk
+from properties.oneline_args import OneLineParser
+from properties.proofs.absbitmap import Terms, axioms, close_under_pu
+from properties.proofs.abstractions import ALIGNED, BlockBits, abstract_primitives
+from properties.proofs.expected import EXPECTED
+from properties.proofs.families import Family, Plan, Query, bad_args, report, solve
+from properties.proofs.fitfamilies import _NAMES, _names_in, _on_chunk, _owners, terms_in
+from properties.proofs.lemmas import ALL_PRE, BLOCK_PROPS, CHUNK_PROPS, md_fields, md_range_list, percpu_for
+from properties.proofs.loopinv import WALK_PRE
+from properties.proofs.parametric import JOBS, Judge, _twin, holds, row_verdict, stamped, symbolic_geometry
+from properties.proofs.paramlemmas import POW2_SIZES, setup_chunk_hint_free
+from properties.proofs.prove import UNITS_PER_S, Row, fresh_z3_context
+from properties.proofs.summaries import CHUNK_UPDATE_POST, UPDATE_POST
+from properties.proofs.sym import (
+    Budget,
+    PathEnd,
+    PathLimit,
+    Run,
+    Unknown,
+    explore,
+    integer_terms,
+    lift,
+    var,
+)
+from properties.registry import PROPERTIES
+
+LEMMA = "chunk_hint_free"
+FUNCTION = "pcpu_block_update_hint_free"
+MAX_BLOCKS = 4
+HINTS = [f for f in MD_FIELDS if f != "nr_bits"]
+WALK_POST = tuple(CHUNK_PROPS)  # loopinv.py proves all five
+UPDATE_PRE, WALK_PRE_ROW, CHUNK_PRE = "update_pre", "walk_pre", "chunk_update_pre"
+# the rows the faithful port refutes (ledger findings): not queried, as in parametric.py
+LEDGER = {p: EXPECTED[(LEMMA, p)] for p in BLOCK_PROPS + CHUNK_PROPS if (LEMMA, p) in EXPECTED}
+ROWS = [p for p in BLOCK_PROPS + CHUNK_PROPS]
+
+SPLIT = bool(os.environ.get("SPLIT"))
+
+
+@dataclass
+class Trace:
+    """What one path did at the summarised calls: obligations, and what it may assume after them."""
+
+    chunk: pcpu_chunk
+    updated: dict[int, pcpu_block_md] = field(default_factory=dict)  # block -> its fresh hints
+    chunk_by: str = ""  # the summary chunk_md's hints were updated by: "walk" or "update"
+    # (part, block or -1, what must hold, how many of ``assumed`` were made before it: a summary's
+    # own facts never serve its precondition)
+    obligations: list[tuple[str, int, z3.BoolRef, int]] = field(default_factory=list)
+    assumed: list[z3.BoolRef] = field(default_factory=list)
+
+
+def prove_free(blocks: int = 4, budget_s: float = 600.0, block_bits: int | None = None, variant: Any = None,
+               verbose: bool = False, jobs: int = JOBS, rounds: int = 2) -> list[Row]:
+    """chunk_hint_free's rows on ``blocks`` blocks (every size, or ``block_bits``), one Row each,
+    with the two summary preconditions as rows of their own."""
+    fresh_z3_context()
+    ALIGNED.clear()
+    try:
+        with integer_terms(), abstract_primitives():
+            return _prove_free(blocks, budget_s, block_bits, variant, verbose, jobs, rounds)
+    finally:  # their terms belong to this proof's Z3 context
+        _NAMES.clear()
+
+
+def _prove_free(nb: int, budget_s: float, block_bits: int | None, variant: Any, verbose: bool, jobs: int,
+                rounds: int) -> list[Row]:
+    t0 = time.perf_counter()
+    budget = Budget(max(1, int(budget_s * UNITS_PER_S)))
+    pcpu = percpu_for(8)
+    if variant is not None:
+        variant(pcpu)
+    terms = Terms()
+    n = var("n") if block_bits is None else z3.IntVal(block_bits)
+    inst = setup_chunk_hint_free(n, terms, nb)
+    for bm in (inst.pre, inst.post):
+        bm.memoize = False
+    symbolic_geometry(pcpu, BlockBits(n), nb)
+    pre_j = Judge.of(inst.pre, "pre", n, nb, pcpu.PCPU_BITMAP_BLOCK_BITS)
+    post_j = Judge.of(inst.post, "post", n, nb, pcpu.PCPU_BITMAP_BLOCK_BITS)
+    s, e = inst.post.changed  # type: ignore[misc]
+    original = inst.chunk.md_blocks
+    current: list[Trace] = []
+
+    def block_update(block: pcpu_block_md, start: Any, end: Any) -> None:
+        tr = current[0]
+        st, en = lift(start), lift(end)
+        if block is tr.chunk.chunk_md:
+            if tr.chunk_by or any(getattr(block, f) is not getattr(inst.chunk.chunk_md, f) for f in HINTS
+                                  if f != "first_free"):
+                raise PathLimit("chunk_md updated after its hints changed: the summary does not apply")
+            m = nb * n
+            t, w = post_j.chunk
+            tr.obligations += [(f"{CHUNK_PRE}:{k}", -1, f, len(tr.assumed)) for k, f in (
+                ("ranges", z3.And(st >= 0, st <= m, en >= 0, en <= m, *md_range_list(block))),
+                ("region", z3.Or(st >= en, inst.post.free(st, en - st))),
+                *[(p, holds(p, block, t, w)) for p in CHUNK_UPDATE_POST])]
+            fresh = md_fields("chunk.after", 0)
+            fresh.nr_bits = block.nr_bits
+            tr.assumed += [holds(p, fresh, t, w) for p in CHUNK_UPDATE_POST]
+            for f in HINTS:
+                setattr(block, f, getattr(fresh, f))
+            tr.chunk_by = "update"
+            return
+        i = next(k for k, md in enumerate(tr.chunk.md_blocks) if md is block)
+        if i in tr.updated or any(getattr(block, f) is not getattr(original[i], f) for f in HINTS):
+            raise PathLimit(f"block {i} updated after its hints changed: the summary does not apply")
+        lo = i * n
+        hi = lo + n
+        tr.obligations += [(f"{UPDATE_PRE}:{k}", i, f, len(tr.assumed)) for k, f in (
+            ("bounds", z3.And(st >= 0, st < en, en <= n)),
+            ("free", inst.post.free(lo + st, en - st)),
+            ("maximal", z3.And(z3.Or(st == 0, inst.post.used(lo + st - 1)), z3.Or(en == n, inst.post.used(lo + en)))),
+            # the freed bits of the block lie in the run: the new bitmap is the old with it cleared
+            ("covers", z3.Or(e <= lo, s >= hi,
+                             z3.And(z3.If(s > lo, s, lo) >= lo + st, z3.If(e < hi, e, hi) <= lo + en))))]
+        fresh = md_fields(f"b{i}.after", 0)
+        fresh.nr_bits = block.nr_bits
+        t, w, _ = post_j.blocks[i]
+        tr.assumed += [*md_range_list(fresh), *[holds(p, fresh, t, w) for p in UPDATE_POST]]
+        for f in HINTS:
+            setattr(block, f, getattr(fresh, f))
+        tr.updated[i] = fresh
+
+    def refresh(chunk: pcpu_chunk, full_scan: Any) -> None:
+        tr = current[0]
+        if full_scan is not True or tr.chunk_by:
+            raise PathLimit("pcpu_chunk_refresh_hint() without full_scan, or twice: no summary")
+        k = len(tr.assumed)
+        for p in WALK_PRE:
+            if PROPERTIES[p].scope == "chunk":
+                tr.obligations.append((f"{WALK_PRE_ROW}:{p}", -1, post_j.holds(p, chunk), k))
+            else:
+                for i, md in enumerate(chunk.md_blocks):
+                    tr.obligations.append((f"{WALK_PRE_ROW}:{p}", i, holds(p, md, *post_j.blocks[i][:2]), k))
+        for i, md in enumerate(chunk.md_blocks):
+            tr.obligations.append((f"{WALK_PRE_ROW}:ranges", i, z3.And(*md_range_list(md)), k))
+        tr.obligations.append((f"{WALK_PRE_ROW}:ranges", -1, z3.And(*md_range_list(chunk.chunk_md)), k))
+        fresh = md_fields("chunk.after", 0)
+        fresh.nr_bits = chunk.chunk_md.nr_bits
+        tr.assumed += [holds(p, fresh, *post_j.chunk) for p in WALK_POST]
+        for f in HINTS:
+            setattr(chunk.chunk_md, f, getattr(fresh, f))
+        tr.chunk_by = "walk"
+
+    pcpu.pcpu_block_update = block_update  # type: ignore[method-assign,assignment]
+    pcpu.pcpu_chunk_refresh_hint = refresh  # type: ignore[method-assign,assignment]
+
+    # families: (what, block, role) -> Family.  A block's role on a path: "updated" (a summary
+    # call), "freed" (wholly inside the free, reset by the port's loop) or "untouched"
+    groups: dict[tuple[str, int, str], Family] = {}
+    kept: set[tuple[int, int]] = set()
+    skipped = [0]
+    pre_all = [pre_j.holds(p, inst.chunk) for p in ALL_PRE]
+    defs = [t.defs for t in (*pre_j.truths(), *post_j.truths())]
+
+    def assume_for(block: int) -> list[z3.BoolRef]:
+        """A block family's assumptions: the ranges and the region, its own block's properties."""
+        if block < 0:
+            return [*inst.assume, *pre_all, *defs]
+        own = [holds(p, inst.chunk.md_blocks[block], *pre_j.blocks[block][:2]) for p in BLOCK_PROPS]
+        return [*inst.assume, *own, pre_j.blocks[block][0].defs, post_j.blocks[block][0].defs]
+
+    def family(what: str, block: int, role: str) -> Family:
+        key = (what, block, role)
+        if key not in groups:
+            label = f"({what}, block {block}, {role})" if block >= 0 else f"({what}, {role})"
+            groups[key] = Family(what, label, assume_for(block), [])
+        return groups[key]
+
+    def add(fam: Family, part: str, conds: list[z3.BoolRef], assumed: list[z3.BoolRef], post: z3.BoolRef) -> None:
+        if any(post.get_id() == a.get_id() for a in assumed) or z3.is_true(z3.simplify(post)):
+            skipped[0] += 1
+            return
+        bad = z3.simplify(z3.And(*conds, *assumed, z3.Not(post)))
+        if (id(fam), bad.get_id()) not in kept:
+            kept.add((id(fam), bad.get_id()))
+            fam.obligations.setdefault(part, []).append(bad)
+
+    def sliced(conds: list[z3.BoolRef], block: int) -> list[z3.BoolRef]:
+        """The conditions that name no other block's hints nor chunk_md's."""
+        return [c for c in conds if not _on_chunk(_names_in(c)) and _owners(_names_in(c), nb) <= {block}]
+
+    def own_facts(assumed: list[z3.BoolRef], block: int) -> list[z3.BoolRef]:
+        """The summary facts about ``block``'s hints only."""
+        return [a for a in assumed if not _on_chunk(_names_in(a)) and _owners(_names_in(a), nb) <= {block}]
+
+    def run() -> Trace:
+        ALIGNED.clear()
+        tr = Trace(_twin(inst.chunk))
+        current[:] = [tr]
+        inst.call(pcpu, tr.chunk)
+        return tr
+
+    def on_path(end: PathEnd, run_: Run) -> None:
+        if isinstance(end.error, PathLimit):
+            raise end.error
+        if end.error is not None:
+            raise PathLimit(f"{FUNCTION} raised {end.error!r}")
+        tr: Trace = end.value
+        after = tr.chunk
+        fams: set[int] = set()
+        for i, md in enumerate(after.md_blocks):
+            role = ("updated" if i in tr.updated else
+                    "untouched" if all(getattr(md, f) is getattr(original[i], f) for f in HINTS) else "freed")
+            mine = own_facts(tr.assumed, i)
+            conds = sliced(end.conds, i)
+            fam = family("block", i, role)
+            for p in BLOCK_PROPS:
+                if p not in LEDGER:
+                    add(fam, p, conds, mine, holds(p, md, *post_j.blocks[i][:2]))
+            fams.add(id(fam))
+        for part, i, ob, made in tr.obligations:
+            row = part.split(":")[0]
+            before = tr.assumed[:made]
+            fam = family(row, i, "call")
+            if i >= 0:
+                add(fam, part, sliced(end.conds, i), own_facts(before, i), ob)
+            else:
+                add(fam, part, end.conds, before, ob)
+            fams.add(id(fam))
+        fam = family("chunk", -1, tr.chunk_by)
+        for p in CHUNK_PROPS:
+            if p not in LEDGER:
+                add(fam, p, end.conds, tr.assumed, post_j.holds(p, after))
+        fams.add(id(fam))
+        for fam_ in groups.values():
+            if id(fam_) in fams:
+                fam_.paths += 1
+
+    explorer = z3.SolverFor("QF_UFLIA")
+    explorer.add(*inst.assume)
+    why = ""
+    npaths = [0]
+
+    def counted(end: PathEnd, run_: Run) -> None:
+        npaths[0] += 1
+        on_path(end, run_)
+
+    try:
+        explore(explorer, run, counted, budget=Budget(budget.units // 4, parent=budget), keep=False)
+    except (Unknown, PathLimit) as e:
+        why = str(e)
+    if verbose:
+        nob = sum(len(fs) for f in groups.values() for fs in f.obligations.values())
+        print(f"  exploration: {npaths[0]} paths, {len(groups)} families, {nob} obligations "
+              f"({skipped[0]} met by a summary), {budget.used / 1e6:.1f}M units, {time.perf_counter() - t0:.1f}s",
+              flush=True)
+    for bm in (inst.post, inst.pre):
+        close_under_pu(bm)
+    own: dict[int, list[z3.ArithRef]] = {}
+    for fam in groups.values():
+        bads = [f for fs in fam.obligations.values() for f in fs]
+        own[id(fam)] = list((terms_in(fam.assume, terms) | terms_in(bads, terms)).values())
+    block_of = {id(f): k[1] for k, f in groups.items()}
+
+    def facts(fam: Family, before: dict[int, Any]) -> tuple[list[z3.BoolRef], int]:
+        args = own[id(fam)]
+        i = block_of[id(fam)]
+        scope = None if i < 0 else range(i, i + 1)
+        return [*axioms(inst.pre, args), *axioms(inst.post, args),
+                *pre_j.facts(args, inst.chunk, i < 0, scope), *post_j.facts(args, None, i < 0, scope)], len(args)
+
+    def vacuity(within: Budget) -> str:
+        sv = z3.SolverFor("QF_UFLIA")
+        fs = assume_for(-1)
+        args = list(terms_in(fs, terms).values())
+        sv.add(*fs, *axioms(inst.pre, args), *axioms(inst.post, args), *pre_j.facts(args, inst.chunk))
+        return str(within.check(sv))
+
+    if os.environ.get("DIAG"):  # one query per obligation, for the families whose label holds $DIAG
+        for fam in groups.values():
+            if os.environ["DIAG"] not in fam.label:
+                continue
+            fs, _ = facts(fam, {})
+            for part, bads in fam.obligations.items():
+                for k, bad in enumerate(bads):
+                    sv = z3.SolverFor("QF_UFLIA")
+                    sv.add(*fam.assume, *fs, bad)
+                    b = Budget(int(os.environ.get("DIAG_UNITS", "30000000")))
+                    tq = time.perf_counter()
+                    r = b.check(sv)
+                    print(f"DIAG {fam.label} {part}#{k}: {r} {b.used / 1e6:.1f}M {time.perf_counter() - tq:.1f}s")
+                    if r == z3.sat:
+                        m = sv.model()
+                        print("   ", sorted((str(d), str(m[d])) for d in m.decls() if d.arity() == 0)[:60])
+        return []
+    order = sorted((f for f in groups.values() if f.obligations), key=lambda f: -f.paths)
+    for fam in order:
+        fam.weight = 1 + sum(len(fs) for fs in fam.obligations.values()) // 100
+    # a query per (family, part); the row it counts toward is the part (a property, or a summary's precondition)
+    queries = [Query(f, part.split(":")[0], part, z3.BoolVal(True)) for f in order for part in f.obligations]
+    bounds: dict[str, Any] = {"block_bits": POW2_SIZES if block_bits is None else block_bits, "blocks": nb}
+    if why or not queries:
+        results: dict[str, z3.CheckSatResult] = {}
+        vacuous, nterms = False, len(terms.args)
+    else:
+        out = solve(Plan(order, queries, terms, lambda f, within: None, facts, vacuity, True, verbose, rounds),
+                    budget, jobs)
+        results, why, vacuous, nterms = out.results, out.why, out.vacuous, out.terms
+    bounds |= {"paths": npaths[0], "terms": nterms, "families": len(order)}
+    summaries = [results.get(x, z3.unsat) for x in (UPDATE_PRE, WALK_PRE_ROW, CHUNK_PRE)]
+    rows: list[Row] = []
+    for p in (UPDATE_PRE, CHUNK_PRE, WALK_PRE_ROW, *ROWS):
+        if p in LEDGER:
+            rows.append(Row(LEMMA, p, PROPERTIES[p].kind, "NOT PROVED", dict(bounds),
+                            note=f"ledger {LEDGER[p]}: refuted by the bounded proofs, not queried"))
+            continue
+        r = results.get(p, z3.unsat if not why and not vacuous else z3.unknown)
+        ok = not why and r == z3.unsat and all(x == z3.unsat for x in summaries)
+        verdict, note = row_verdict(r, ok, why, vacuous, unclosed="a summary's precondition is not proved")
+        if ok and p not in (UPDATE_PRE, WALK_PRE_ROW, CHUNK_PRE):
+            note = "given the summaries: block_update (every size), chunk_refresh_hint (loopinv)"
+        kind = PROPERTIES[p].kind if p in PROPERTIES else "summary"
+        rows.append(Row(LEMMA, p, kind, verdict, dict(bounds), note=note))
+    return stamped(rows, t0, budget)
+
+
+def run(blocks: int, budget_s: float, block_bits: int | None = None, verbose: bool = False,
+        jobs: int = JOBS) -> list[str]:
+    """Proves chunk_hint_free's rows on ``blocks`` blocks and prints them; returns the rows left open."""
+    rows = prove_free(blocks, budget_s, block_bits, verbose=verbose, jobs=jobs)
+    return report(LEMMA, rows, f"on {blocks} blocks")
+
+
+def main(argv: list[str] | None = None) -> int:
+    import sys
+
+    ap = OneLineParser(prog="python -m properties.proofs.freefamilies",
+                       description="pcpu_block_update_hint_free()'s rows on several blocks, with summaries")
+    ap.add_argument("--blocks", type=int, default=4, help=f"blocks per chunk, 2..{MAX_BLOCKS} (default 4)")
+    ap.add_argument("--budget", type=float, default=600.0,
+                    help="seconds (as Z3 units, prove.UNITS_PER_S), a cap split between the families before they start")
+    ap.add_argument("--block-bits", type=int, default=None, help="one power-of-two block size instead of every size")
+    ap.add_argument("--jobs", type=int, default=JOBS, help=f"families run in forked processes at once (default {JOBS})")
+    ap.add_argument("--verbose", action="store_true", help="one line per family and solver query")
+    try:
+        args = ap.parse_args(argv)
+    except SystemExit as e:
+        return 2 if e.code else 0
+    bb = args.block_bits
+    msg = bad_args(args.blocks, MAX_BLOCKS, bb, args.budget, args.jobs)
+    if msg:
+        print(f"freefamilies: {msg}", file=sys.stderr)
+        return 2
+    sizes = "every block size" if bb is None else f"{bb} bits"
+    print(f"== {LEMMA} with summaries, {args.blocks} blocks of {sizes} (budget {args.budget:g} s)", flush=True)
+    return 1 if run(args.blocks, args.budget, bb, args.verbose, args.jobs) else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
