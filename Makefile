@@ -5,7 +5,7 @@ PY      := $(VENV)/bin/python
 STAMP   := $(VENV)/.installed
 SEED    ?= 0
 
-.PHONY: all venv test test-deep verify lint clean bench kernel-oracle replay validate-patch bench-tables mutation mutation-report mutation-witness mutation-reach time-to-detect c-agreement bench-c trace proofs proofs-all-sizes proofs-chunk proofs-chunk-loop proofs-chunk-fit bench-proofs crosshair
+.PHONY: all venv test test-deep verify lint clean bench kernel-oracle replay validate-patch bench-tables mutation mutation-report mutation-witness mutation-reach time-to-detect c-agreement bench-c trace proofs proofs-all-sizes proofs-chunk proofs-chunk-loop proofs-chunk-fit proofs-chunk-free bench-proofs crosshair
 
 all: verify
 
@@ -114,6 +114,12 @@ proofs-chunk: $(STAMP)
 proofs-chunk-fit: $(STAMP)
 	$(PY) -m properties.proofs.fitfamilies --blocks $(or $(BLOCKS),4) \
 		$(if $(FIT_BITS),--block-bits $(FIT_BITS)) --budget $(or $(PBUDGET),900)
+
+# chunk_hint_free with pcpu_block_update() and the walk as proved summaries (freefamilies.py): two
+# blocks of 8 bits (about 1.5 minutes); FREE_BITS=all for every size, BLOCKS=2..4 (both not decided yet)
+proofs-chunk-free: $(STAMP)
+	$(PY) -m properties.proofs.freefamilies --blocks $(or $(BLOCKS),2) \
+		$(if $(filter all,$(FREE_BITS)),,--block-bits $(or $(FREE_BITS),8)) --budget $(or $(PBUDGET),300)
 
 # pcpu_chunk_refresh_hint() by a loop invariant (properties/proofs/loopinv.py): four blocks of 64 bits
 # (about 1.5 minutes); LOOP_BITS=all for every block size (four blocks: about 3 minutes and 1073M units,

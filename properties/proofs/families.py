@@ -224,6 +224,22 @@ def report(lemma: str, rows: list[Row], how: str) -> list[str]:
     return open_rows
 
 
+def parse_chunk_args(ap: Any, argv: list[str] | None, tool: str, max_blocks: int) -> Any:
+    """``ap``'s arguments (with --blocks, --block-bits, --budget and --jobs), or the exit status: 0 after
+    --help, 2 after one line on stderr for a bad argument."""
+    import sys
+
+    try:
+        args = ap.parse_args(argv)
+    except SystemExit as e:
+        return 2 if e.code else 0
+    msg = bad_args(args.blocks, max_blocks, args.block_bits, args.budget, args.jobs)
+    if msg:
+        print(f"{tool}: {msg}", file=sys.stderr)
+        return 2
+    return args
+
+
 def bad_args(blocks: int, max_blocks: int, block_bits: int | None, budget_s: float, jobs: int) -> str:
     """What is wrong with a chunk proof's command line (its blocks, block size, budget or jobs), or ""."""
     return (f"--blocks must be 2..{max_blocks}" if not 2 <= blocks <= max_blocks else

@@ -32,7 +32,7 @@ import z3
 from properties.oneline_args import OneLineParser
 from properties.proofs.absbitmap import Terms, axioms, close_under_pu
 from properties.proofs.abstractions import ALIGNED, BlockBits, abstract_primitives, subterms
-from properties.proofs.families import Family, Plan, Query, bad_args, report, solve
+from properties.proofs.families import Family, Plan, Query, parse_chunk_args, report, solve
 from properties.proofs.lemmas import ALL_PRE, BLOCK_PROPS, FIT_PROPS, percpu_for
 from properties.proofs.parametric import JOBS, Judge, _twin, holds, row_verdict, stamped, symbolic_geometry
 from properties.proofs.paramlemmas import POW2_SIZES, setup_chunk_find_fit
@@ -369,8 +369,6 @@ def run(blocks: int, budget_s: float, block_bits: int | None = None, props: list
 
 
 def main(argv: list[str] | None = None) -> int:
-    import sys
-
     ap = OneLineParser(prog="python -m properties.proofs.fitfamilies",
                        description="pcpu_find_block_fit()'s fit rows on several blocks, by families of paths")
     ap.add_argument("--blocks", type=int, default=4, help=f"blocks per chunk, 2..{MAX_BLOCKS} (default 4)")
@@ -382,15 +380,10 @@ def main(argv: list[str] | None = None) -> int:
                     help=f"families run in forked processes at once (default {JOBS}; the verdicts and units do not "
                          "depend on it)")
     ap.add_argument("--verbose", action="store_true", help="one line per family and solver query")
-    try:
-        args = ap.parse_args(argv)
-    except SystemExit as e:
-        return 2 if e.code else 0
+    args = parse_chunk_args(ap, argv, "fitfamilies", MAX_BLOCKS)
+    if isinstance(args, int):
+        return args
     bb = args.block_bits
-    msg = bad_args(args.blocks, MAX_BLOCKS, bb, args.budget, args.jobs)
-    if msg:
-        print(f"fitfamilies: {msg}", file=sys.stderr)
-        return 2
     sizes = "every block size" if bb is None else f"{bb} bits"
     print(f"== {LEMMA} by families of paths, {args.blocks} blocks of {sizes} (budget {args.budget:g} s)", flush=True)
     return 1 if run(args.blocks, args.budget, bb, args.prop, args.verbose, args.jobs) else 0

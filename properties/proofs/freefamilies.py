@@ -56,14 +56,14 @@ from properties.oneline_args import OneLineParser
 from properties.proofs.absbitmap import Terms, axioms, close_under_pu
 from properties.proofs.abstractions import ALIGNED, BlockBits, abstract_primitives
 from properties.proofs.expected import EXPECTED
-from properties.proofs.families import Family, Plan, Query, bad_args, report, solve
+from properties.proofs.families import Family, Plan, Query, parse_chunk_args, report, solve
 from properties.proofs.fitfamilies import _NAMES, _names_in, _on_chunk, _owners, terms_in
 from properties.proofs.lemmas import ALL_PRE, BLOCK_PROPS, CHUNK_PROPS, md_fields, md_range_list, percpu_for
 from properties.proofs.loopinv import WALK_PRE
 from properties.proofs.parametric import JOBS, Judge, _twin, holds, row_verdict, stamped, symbolic_geometry
-from properties.proofs.paramlemmas import POW2_SIZES, setup_chunk_hint_free
-from properties.proofs.prove import UNITS_PER_S, Row, fresh_z3_context
-from properties.proofs.summaries import CHUNK_UPDATE_POST, UPDATE_POST
+from properties.proofs.paramlemmas import NOT_PROVED, POW2_SIZES, setup_chunk_hint_free
+from properties.proofs.prove import PROVED, UNITS_PER_S, Row, fresh_z3_context
+from properties.proofs.summaries import CHUNK_UPDATE_POST, UPDATE_POST, prove_summaries
 from properties.proofs.sym import (
     Budget,
     PathEnd,
@@ -105,8 +105,19 @@ class Trace:
 
 def prove_free(blocks: int = 4, budget_s: float = 600.0, block_bits: int | None = None, variant: Any = None,
                verbose: bool = False, jobs: int = JOBS, rounds: int = 2) -> list[Row]:
-    """chunk_hint_free's rows on ``blocks`` blocks (every size, or ``block_bits``), one Row each,
-    with the two summary preconditions as rows of their own."""
+    """chunk_hint_free's rows on ``blocks`` blocks (every size, or ``block_bits``), one Row each, with the
+    summaries' preconditions as rows of their own, after the summaries' own rows (summaries.py)."""
+    summary_rows = prove_summaries(variant=variant)
+    unproved = [f"{r.lemma}:{r.prop}" for r in summary_rows if r.verdict != PROVED]
+    rows = _free_rows(blocks, budget_s, block_bits, variant, verbose, jobs, rounds)
+    for r in rows:
+        if unproved and r.verdict == PROVED and r.prop not in (UPDATE_PRE, WALK_PRE_ROW, CHUNK_PRE):
+            r.verdict, r.note = NOT_PROVED, f"a summary is not proved: {', '.join(unproved)}"
+    return [*summary_rows, *rows]
+
+
+def _free_rows(blocks: int, budget_s: float, block_bits: int | None, variant: Any, verbose: bool, jobs: int,
+               rounds: int) -> list[Row]:
     fresh_z3_context()
     ALIGNED.clear()
     try:
@@ -315,10 +326,13 @@ def _prove_free(nb: int, budget_s: float, block_bits: int | None, variant: Any, 
                 *pre_j.facts(args, inst.chunk, i < 0, scope), *post_j.facts(args, None, i < 0, scope)], len(args)
 
     def vacuity(within: Budget) -> str:
+        """Whether some state meets the assumptions before the free (every family's are a part of them,
+        with the new bitmap's truths, which every bitmap has).  With those truths' definitions and the
+        new bitmap's facts too, the check ran out of its twentieth of the budget on two blocks."""
         sv = z3.SolverFor("QF_UFLIA")
-        fs = assume_for(-1)
+        fs = [*inst.assume, *pre_all, *[t.defs for t in pre_j.truths()]]
         args = list(terms_in(fs, terms).values())
-        sv.add(*fs, *axioms(inst.pre, args), *axioms(inst.post, args), *pre_j.facts(args, inst.chunk))
+        sv.add(*fs, *axioms(inst.pre, args), *pre_j.facts(args, inst.chunk))
         return str(within.check(sv))
 
     if os.environ.get("DIAG"):  # one query per obligation, for the families whose label holds $DIAG
@@ -356,14 +370,15 @@ def _prove_free(nb: int, budget_s: float, block_bits: int | None, variant: Any, 
     rows: list[Row] = []
     for p in (UPDATE_PRE, CHUNK_PRE, WALK_PRE_ROW, *ROWS):
         if p in LEDGER:
-            rows.append(Row(LEMMA, p, PROPERTIES[p].kind, "NOT PROVED", dict(bounds),
+            rows.append(Row(LEMMA, p, PROPERTIES[p].kind, NOT_PROVED, dict(bounds),
                             note=f"ledger {LEDGER[p]}: refuted by the bounded proofs, not queried"))
             continue
         r = results.get(p, z3.unsat if not why and not vacuous else z3.unknown)
         ok = not why and r == z3.unsat and all(x == z3.unsat for x in summaries)
         verdict, note = row_verdict(r, ok, why, vacuous, unclosed="a summary's precondition is not proved")
         if ok and p not in (UPDATE_PRE, WALK_PRE_ROW, CHUNK_PRE):
-            note = "given the summaries: block_update (every size), chunk_refresh_hint (loopinv)"
+            note = (f"given the summaries above and the walk's (make proofs-chunk-loop BLOCKS={nb} "
+                    f"LOOP_BITS={'all' if block_bits is None else block_bits})")
         kind = PROPERTIES[p].kind if p in PROPERTIES else "summary"
         rows.append(Row(LEMMA, p, kind, verdict, dict(bounds), note=note))
     return stamped(rows, t0, budget)
@@ -377,8 +392,6 @@ def run(blocks: int, budget_s: float, block_bits: int | None = None, verbose: bo
 
 
 def main(argv: list[str] | None = None) -> int:
-    import sys
-
     ap = OneLineParser(prog="python -m properties.proofs.freefamilies",
                        description="pcpu_block_update_hint_free()'s rows on several blocks, with summaries")
     ap.add_argument("--blocks", type=int, default=4, help=f"blocks per chunk, 2..{MAX_BLOCKS} (default 4)")
@@ -387,15 +400,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--block-bits", type=int, default=None, help="one power-of-two block size instead of every size")
     ap.add_argument("--jobs", type=int, default=JOBS, help=f"families run in forked processes at once (default {JOBS})")
     ap.add_argument("--verbose", action="store_true", help="one line per family and solver query")
-    try:
-        args = ap.parse_args(argv)
-    except SystemExit as e:
-        return 2 if e.code else 0
+    args = parse_chunk_args(ap, argv, "freefamilies", MAX_BLOCKS)
+    if isinstance(args, int):
+        return args
     bb = args.block_bits
-    msg = bad_args(args.blocks, MAX_BLOCKS, bb, args.budget, args.jobs)
-    if msg:
-        print(f"freefamilies: {msg}", file=sys.stderr)
-        return 2
     sizes = "every block size" if bb is None else f"{bb} bits"
     print(f"== {LEMMA} with summaries, {args.blocks} blocks of {sizes} (budget {args.budget:g} s)", flush=True)
     return 1 if run(args.blocks, args.budget, bb, args.verbose, args.jobs) else 0

@@ -48,7 +48,7 @@ from impl.internal import MD_FIELDS, pcpu_block_md, pcpu_chunk
 from properties.oneline_args import OneLineParser
 from properties.proofs.absbitmap import AbsBitmap, Terms, axioms, close_under_pu
 from properties.proofs.abstractions import ALIGNED, BlockBits, abstract_primitives
-from properties.proofs.families import Family, Plan, Query, bad_args, report, solve
+from properties.proofs.families import Family, Plan, Query, parse_chunk_args, report, solve
 from properties.proofs.lemmas import CHUNK_PROPS, md_fields, md_range_list, percpu_for
 from properties.proofs.parametric import FORK_ON, JOBS, Judge, holds, row_verdict, stamped, symbolic_geometry
 from properties.proofs.paramlemmas import (
@@ -331,8 +331,6 @@ def run(blocks: int, budget_s: float, block_bits: int | None = None, verbose: bo
 
 
 def main(argv: list[str] | None = None) -> int:
-    import sys
-
     ap = OneLineParser(prog="python -m properties.proofs.loopinv",
                        description="pcpu_chunk_refresh_hint()'s walk proved by a loop invariant")
     ap.add_argument("--blocks", type=int, default=4, help=f"blocks per chunk, 2..{WalkBits.BLOCKS - 2} (default 4)")
@@ -349,15 +347,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--fresh", action="store_true",
                     help="a fresh solver per query (default: pushed on one solver per family)")
     ap.add_argument("--verbose", action="store_true", help="one line per solver query")
-    try:
-        args = ap.parse_args(argv)
-    except SystemExit as e:
-        return 2 if e.code else 0
+    args = parse_chunk_args(ap, argv, "loopinv", WalkBits.BLOCKS - 2)
+    if isinstance(args, int):
+        return args
     bb = args.block_bits
-    msg = bad_args(args.blocks, WalkBits.BLOCKS - 2, bb, args.budget, args.jobs)
-    if msg:
-        print(f"loopinv: {msg}", file=sys.stderr)
-        return 2
     sizes = "every block size" if bb is None else f"{bb} bits"
     print(f"== {LEMMA} by a loop invariant, {args.blocks} blocks of {sizes} (budget {args.budget:g} s)")
     return 1 if run(args.blocks, args.budget, bb, args.verbose, args.merge, args.jobs, not args.fresh) else 0

@@ -32,6 +32,12 @@ EXTRA: dict[str, Mutant] = {
         Mutant("next_fit_right_free_one_more", "pcpu_next_fit_region",
                "bits = BLOCK_BITS - bit_off", "bits = BLOCK_BITS - bit_off + 1",
                "the run at a block's right edge is counted one bit longer than it is"),
+        Mutant("block_update_first_free_at_start", "pcpu_block_update",
+               "block.first_free = min(block.first_free, start)", "block.first_free = start",
+               "first_free moves to every region offered, also past a free bit before it"),
+        Mutant("block_update_left_free_one_more", "pcpu_block_update",
+               "block.left_free = contig", "block.left_free = contig + 1",
+               "a run at the left edge is stored one bit longer (past nr_bits for a wholly free block)"),
         Mutant("next_md_region_skips_contig_at_cut", "pcpu_next_md_free_region",
                "and block.contig_hint_start >= block_off", "and block.contig_hint_start > block_off",
                "a block's contig_hint that starts right where the walk resumes is passed over"),
@@ -65,6 +71,12 @@ FOR_LEMMA: dict[str, str] = {
 LOOP_MUTANTS: dict[str, str] = {
     "chunk_refresh_keeps_contig": "loop_invariant_established",
     "next_md_region_skips_contig_at_cut": "loop_invariant_kept",
+}
+
+# mutants of pcpu_block_update() -> the summary row (summaries.py) that finds a model on them
+SUMMARY_MUTANTS: dict[str, str] = {
+    "block_update_first_free_at_start": "inv_chunk_first_free_lower",
+    "block_update_left_free_one_more": "hints_in_range",
 }
 
 # the every-size lemmas whose bounded lemma's mutant breaks only a row they leave unproved

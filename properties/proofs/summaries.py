@@ -21,6 +21,7 @@ function writes are fresh values with the summary's post-condition assumed.
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 from typing import Any
 
 import z3
@@ -42,18 +43,28 @@ RANGES = "hints_in_range"
 CHUNK_MAX = 4 * N_MAX  # chunk_md of up to four blocks of every size
 
 
-def prove_ranges(budget_s: float = 60.0) -> list[Row]:
+def prove_summaries(budget_s: float = 60.0, variant: Any = None) -> list[Row]:
+    """Every row the summaries of pcpu_block_update() rest on: block_update's UPDATE_POST rows (parametric.py,
+    every size), its ranges, and the chunk_md update's rows."""
+    from properties.proofs.parametric import prove_param
+
+    return [*prove_param("block_update", budget_s, variant, list(UPDATE_POST), jobs=1),
+            *prove_ranges(budget_s, variant), *prove_chunk_update(budget_s, variant)]
+
+
+def prove_ranges(budget_s: float = 60.0, variant: Any = None) -> list[Row]:
     """pcpu_block_update() under block_update's assumptions leaves every hint field in [0, nr_bits]."""
-    terms = Terms()
-    return _explored("block_update", lambda n: setup_block_update(n, terms), terms, budget_s,
-                     {RANGES: lambda chunk: z3.And(*md_range_list(chunk.md_blocks[0]))}, [])
+    def setup(n: z3.ArithRef, terms: Terms) -> _Setup:
+        inst = setup_block_update(n, terms)
+        return _Setup(inst.chunk, inst.pre, inst.post, inst.assume, inst.call, [])
+
+    return _explored("block_update", setup, budget_s, variant,
+                     lambda st: {RANGES: lambda chunk: z3.And(*md_range_list(chunk.md_blocks[0]))})
 
 
-def prove_chunk_update(budget_s: float = 60.0) -> list[Row]:
+def prove_chunk_update(budget_s: float = 60.0, variant: Any = None) -> list[Row]:
     """CHUNK_UPDATE_POST kept by pcpu_block_update() on chunk_md offered a free, empty or reversed region."""
-    terms = Terms()
-
-    def setup(m: z3.ArithRef) -> Any:
+    def setup(m: z3.ArithRef, terms: Terms) -> _Setup:
         bm = AbsBitmap("map", m, terms)
         chunk = pcpu_chunk(0)
         chunk.chunk_md = md = md_fields("chunk", 0)
@@ -67,26 +78,27 @@ def prove_chunk_update(budget_s: float = 60.0) -> list[Row]:
             terms.add(x)
         assume = [m >= 1, m <= CHUNK_MAX, s >= 0, s <= m, e >= 0, e <= m, *md_range_list(md), t.defs,
                   z3.Or(s >= e, bm.free(s, e - s)), *[holds(p, md, t, w) for p in CHUNK_UPDATE_POST]]
-        return _Setup(chunk, bm, assume, lambda p, c: p.pcpu_block_update(c.chunk_md, SInt(s), SInt(e)), (t, w))
+        return _Setup(chunk, bm, bm, assume, lambda p, c: p.pcpu_block_update(c.chunk_md, SInt(s), SInt(e)),
+                      [(t, w)])
 
-    posts = {p: (lambda q: lambda chunk: holds(q, chunk.chunk_md, *truth[0]))(p) for p in CHUNK_UPDATE_POST}
-    truth: list[Any] = []
+    def posts(st: _Setup) -> dict[str, Any]:
+        t, w = st.truths[0]
+        return {p: (lambda q: lambda chunk: holds(q, chunk.chunk_md, t, w))(p) for p in CHUNK_UPDATE_POST}
 
-    def setup_(m: z3.ArithRef) -> Any:
-        st = setup(m)
-        truth.append(st.truth)
-        return st
-
-    return _explored("chunk_update", setup_, terms, budget_s, posts, truth)
+    return _explored("chunk_update", setup, budget_s, variant, posts)
 
 
+@dataclass
 class _Setup:
-    def __init__(self, chunk: pcpu_chunk, pre: AbsBitmap, assume: list[z3.BoolRef], call: Any, truth: Any) -> None:
-        self.chunk, self.pre, self.post, self.assume, self.call, self.truth = chunk, pre, pre, assume, call, truth
+    chunk: pcpu_chunk
+    pre: AbsBitmap
+    post: AbsBitmap
+    assume: list[z3.BoolRef]
+    call: Any
+    truths: list[Any]  # (truth, window) pairs whose stretch facts the queries get
 
 
-def _explored(name: str, setup: Any, terms: Terms, budget_s: float, posts: dict[str, Any], truths: list[Any]
-              ) -> list[Row]:
+def _explored(name: str, setup: Any, budget_s: float, variant: Any, posts_of: Any) -> list[Row]:
     """Runs the port's pcpu_block_update() on ``setup``'s state on every path; one Row per post-condition."""
     fresh_z3_context()
     ALIGNED.clear()
@@ -94,8 +106,11 @@ def _explored(name: str, setup: Any, terms: Terms, budget_s: float, posts: dict[
         t0 = time.perf_counter()
         budget = Budget(max(1, int(budget_s * UNITS_PER_S)))
         pcpu = percpu_for(8)
-        m = var("n")
-        inst = setup(m)
+        if variant is not None:
+            variant(pcpu)
+        terms = Terms()
+        inst = setup(var("n"), terms)
+        posts = posts_of(inst)
         bads: dict[str, list[z3.BoolRef]] = {p: [] for p in posts}
 
         def on_path(end: PathEnd, run_: Run) -> None:
@@ -118,7 +133,7 @@ def _explored(name: str, setup: Any, terms: Terms, budget_s: float, posts: dict[
             why = str(e)
         close_under_pu(inst.pre)
         args = list(terms.args.values())
-        facts = [*axioms(inst.pre, args), *[t.stretch_bounded(a) for t, _ in truths for a in args]]
+        facts = [*axioms(inst.pre, args), *[t.stretch_bounded(a) for t, _ in inst.truths for a in args]]
         if inst.post is not inst.pre:
             close_under_pu(inst.post)
             facts += axioms(inst.post, args)
@@ -136,6 +151,7 @@ def _explored(name: str, setup: Any, terms: Terms, budget_s: float, posts: dict[
             r = results.get(p, z3.unknown)
             verdict, note = row_verdict(r, not why and r == z3.unsat, why, vacuous)
             kind = PROPERTIES[p].kind if p in PROPERTIES else "summary"
-            bounds: dict[str, Any] = {"block_bits": ALL_SIZES, "paths": len(next(iter(bads.values())))}
+            sizes = ALL_SIZES if name == "block_update" else f"1..{CHUNK_MAX}"
+            bounds: dict[str, Any] = {"block_bits": sizes, "paths": len(next(iter(bads.values())))}
             rows.append(Row(name, p, kind, verdict, bounds, note=note))
         return stamped(rows, t0, budget)

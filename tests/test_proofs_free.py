@@ -1,0 +1,54 @@
+"""chunk_hint_free on a chunk with pcpu_block_update() and the walk as proved summaries (freefamilies.py).
+
+The summaries' own lemmas (summaries.py) hold on the port, and a mutant of
+pcpu_block_update() breaks the row it should.  The faithful port proves every
+row the ledger does not refute on two blocks of eight bits; a mutant of
+pcpu_block_update_hint_free() that leaves the freed run unmerged breaks the
+precondition of pcpu_block_update()'s summary, with a model.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from properties.proofs.freefamilies import LEDGER, UPDATE_PRE, main, prove_free
+from properties.proofs.mutants import ALL, SUMMARY_MUTANTS
+from properties.proofs.parametric import NOT_PROVED, PROVED
+from properties.proofs.summaries import CHUNK_UPDATE_POST, RANGES, UPDATE_POST, prove_summaries
+
+
+@pytest.mark.stateful
+def test_the_summaries_of_block_update_hold_for_every_size() -> None:
+    rows = prove_summaries()
+    assert {r.prop: r.verdict for r in rows} == dict.fromkeys([*UPDATE_POST, RANGES, *CHUNK_UPDATE_POST], PROVED)
+
+
+@pytest.mark.stateful
+@pytest.mark.parametrize(("mutant", "row"), sorted(SUMMARY_MUTANTS.items()))
+def test_a_mutant_of_block_update_breaks_its_summary_row(mutant: str, row: str) -> None:
+    rows = {r.prop: r for r in prove_summaries(variant=ALL[mutant].apply)}
+    assert rows[row].verdict == NOT_PROVED and "model" in rows[row].note
+
+
+@pytest.mark.deep
+def test_every_row_but_the_ledgers_is_proved_on_two_blocks() -> None:
+    rows = [r for r in prove_free(2, 300, block_bits=8) if r.lemma == "chunk_hint_free"]
+    assert {r.prop: r.verdict for r in rows if r.prop not in LEDGER} == dict.fromkeys(
+        [r.prop for r in rows if r.prop not in LEDGER], PROVED)
+    assert {r.prop for r in rows} >= {UPDATE_PRE, *LEDGER} and rows[0].bounds["blocks"] == 2
+
+
+@pytest.mark.deep
+def test_an_unmerged_free_breaks_the_summary_precondition_with_a_model() -> None:
+    rows = {r.prop: r for r in prove_free(2, 300, block_bits=8, variant=ALL["hint_free_end_not_extended"].apply)
+            if r.lemma == "chunk_hint_free"}
+    assert rows[UPDATE_PRE].verdict == NOT_PROVED and "model" in rows[UPDATE_PRE].note
+    assert all(r.verdict == NOT_PROVED for r in rows.values())  # no row is claimed past a broken summary
+
+
+@pytest.mark.parametrize("argv", [["--blocks", "5"], ["--blocks", "1"], ["--block-bits", "48"], ["--budget", "0"],
+                                  ["--jobs", "0"], ["--nope"]])
+def test_bad_arguments_get_one_line_and_status_2(argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith(("freefamilies:", "python -m properties.proofs.freefamilies:"))
