@@ -100,7 +100,7 @@ proofs: $(STAMP)
 
 # the six block lemmas for every block size (properties/proofs/parametric.py)
 proofs-all-sizes: $(STAMP)
-	$(PY) -m properties.proofs.parametric --budget $(or $(PBUDGET),300)
+	$(PY) -m properties.proofs.parametric --budget $(or $(PBUDGET),600)
 
 # the chunk lemmas that finish (properties/proofs/README.md, docs/bench/proofs-chunk.txt; about 5 minutes)
 proofs-chunk: $(STAMP)
@@ -119,7 +119,7 @@ proofs-chunk-fit: $(STAMP)
 # blocks of 8 bits (about 1.5 minutes); FREE_BITS=all for every size, BLOCKS=2..4 (both not decided yet)
 proofs-chunk-free: $(STAMP)
 	$(PY) -m properties.proofs.freefamilies --blocks $(or $(BLOCKS),2) \
-		$(if $(filter all,$(FREE_BITS)),,--block-bits $(or $(FREE_BITS),8)) --budget $(or $(PBUDGET),300)
+		$(if $(filter all,$(FREE_BITS)),,--block-bits $(or $(FREE_BITS),8)) --budget $(or $(PBUDGET),600)
 
 # pcpu_chunk_refresh_hint() by a loop invariant (properties/proofs/loopinv.py): four blocks of 64 bits
 # (about 1.5 minutes); LOOP_BITS=all for every block size (four blocks: about 3 minutes and 1073M units,

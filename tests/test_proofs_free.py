@@ -32,7 +32,7 @@ def test_a_mutant_of_block_update_breaks_its_summary_row(mutant: str, row: str) 
 
 @pytest.mark.deep
 def test_every_row_but_the_ledgers_is_proved_on_two_blocks() -> None:
-    rows = [r for r in prove_free(2, 300, block_bits=8) if r.lemma == "chunk_hint_free"]
+    rows = [r for r in prove_free(2, 600, block_bits=8) if r.lemma == "chunk_hint_free"]
     assert {r.prop: r.verdict for r in rows if r.prop not in LEDGER} == dict.fromkeys(
         [r.prop for r in rows if r.prop not in LEDGER], PROVED)
     assert {r.prop for r in rows} >= {UPDATE_PRE, *LEDGER} and rows[0].bounds["blocks"] == 2
@@ -40,7 +40,7 @@ def test_every_row_but_the_ledgers_is_proved_on_two_blocks() -> None:
 
 @pytest.mark.deep
 def test_an_unmerged_free_breaks_the_summary_precondition_with_a_model() -> None:
-    rows = {r.prop: r for r in prove_free(2, 300, block_bits=8, variant=ALL["hint_free_end_not_extended"].apply)
+    rows = {r.prop: r for r in prove_free(2, 600, block_bits=8, variant=ALL["hint_free_end_not_extended"].apply)
             if r.lemma == "chunk_hint_free"}
     assert rows[UPDATE_PRE].verdict == NOT_PROVED and "model" in rows[UPDATE_PRE].note
     assert all(r.verdict == NOT_PROVED for r in rows.values())  # no row is claimed past a broken summary
