@@ -224,6 +224,48 @@ def report(lemma: str, rows: list[Row], how: str) -> list[str]:
     return open_rows
 
 
+def resolved(bads: list[z3.BoolRef]) -> list[z3.BoolRef]:
+    """The disjunction of ``bads`` (each a conjunction) as fewer, shorter conjunctions, equivalent to it.
+
+    Two conjunctions that differ only in one condition taken both ways (a path forked on it and
+    the obligation does not depend on it) are one without it, and a conjunction that holds all
+    of another's conditions adds nothing to the disjunction.  Both steps are exact, repeated
+    until neither applies.
+    """
+    def lits(b: z3.BoolRef) -> frozenset[int]:
+        cs = b.children() if z3.is_and(b) else [b]
+        for c in cs:
+            terms.setdefault(c.get_id(), c)
+        return frozenset(c.get_id() for c in cs)
+
+    def negated(i: int) -> int:
+        c = terms[i]
+        n = c.arg(0) if z3.is_not(c) else z3.Not(c)
+        terms.setdefault(n.get_id(), n)
+        return n.get_id()
+
+    terms: dict[int, z3.BoolRef] = {}
+    todo = {lits(b) for b in bads}
+    changed = True
+    while changed:
+        changed = False
+        by_rest: dict[tuple[frozenset[int], int], frozenset[int]] = {}
+        for a in sorted(todo, key=lambda x: (len(x), sorted(x))):
+            for i in sorted(a):
+                by_rest.setdefault((a - {i}, i), a)
+        out: set[frozenset[int]] = set()
+        for (rest, i), a in sorted(by_rest.items(), key=lambda kv: (len(kv[1]), sorted(kv[1]), kv[0][1])):
+            if (rest, negated(i)) in by_rest:
+                out.add(rest)
+                changed = True
+        merged = {a for a in todo if not any((a - {i}) in out for i in a)} | out
+        # drop the conjunctions another one's conditions are a part of
+        kept = {a for a in merged if not any(b < a for b in merged)}
+        changed = changed or kept != todo
+        todo = kept
+    return [z3.And(*[terms[i] for i in sorted(a)]) for a in sorted(todo, key=lambda x: (len(x), sorted(x)))]
+
+
 def parse_chunk_args(ap: Any, argv: list[str] | None, tool: str, max_blocks: int) -> Any:
     """``ap``'s arguments (with --blocks, --block-bits, --budget and --jobs), or the exit status: 0 after
     --help, 2 after one line on stderr for a bad argument."""

@@ -56,8 +56,8 @@ from properties.oneline_args import OneLineParser
 from properties.proofs.absbitmap import Terms, axioms, close_under_pu
 from properties.proofs.abstractions import ALIGNED, BlockBits, abstract_primitives
 from properties.proofs.expected import EXPECTED
-from properties.proofs.families import Family, Plan, Query, parse_chunk_args, report, solve
-from properties.proofs.fitfamilies import _NAMES, _names_in, _on_chunk, _owners, terms_in
+from properties.proofs.families import Family, Plan, Query, parse_chunk_args, report, resolved, solve
+from properties.proofs.fitfamilies import _NAMES, _applied, _names_in, _on_chunk, _owners, terms_in
 from properties.proofs.lemmas import ALL_PRE, BLOCK_PROPS, CHUNK_PROPS, md_fields, md_range_list, percpu_for
 from properties.proofs.loopinv import WALK_PRE
 from properties.proofs.parametric import JOBS, Judge, _twin, holds, row_verdict, stamped, symbolic_geometry
@@ -103,6 +103,36 @@ class Trace:
     assumed: list[z3.BoolRef] = field(default_factory=list)
 
 
+# the defining terms _renaming names values after, kept alive (with the id, the name) until the proof ends
+_KEEP: list[z3.ExprRef] = []
+
+
+def _renaming(conds: list[z3.BoolRef]) -> list[tuple[z3.ExprRef, z3.ExprRef]]:
+    """Each value the path defined (sym.define: ``v == term``, named by its position on the path) renamed
+    after its defining term, so that paths that define the same values in other places agree.
+
+    A renaming within one obligation changes nothing about its satisfiability, and two values
+    defined by one term are equal: obligations equal after it are one obligation.
+    """
+    subs: list[tuple[z3.ExprRef, z3.ExprRef]] = []
+    seen: set[int] = set()
+    for c in conds:  # a value's first equation is its definition (sym.define adds it as it names the value)
+        if not (z3.is_eq(c) and z3.is_const(c.arg(0)) and c.arg(0).decl().kind() == z3.Z3_OP_UNINTERPRETED):
+            continue
+        v = c.arg(0)
+        if v.get_id() in seen:
+            continue
+        seen.add(v.get_id())
+        name = v.decl().name()
+        prefix, _, pos = name.rpartition(".")
+        if not pos.isdigit() or not prefix.startswith(("map.", "post.")):
+            continue
+        t = z3.substitute(c.arg(1), *subs) if subs else c.arg(1)
+        _KEEP.append(t)  # its id names the value: no other term may get it while the proof runs
+        subs.append((v, z3.Const(f"{prefix}@{t.get_id()}", v.sort())))
+    return subs
+
+
 def prove_free(blocks: int = 4, budget_s: float = 600.0, block_bits: int | None = None, variant: Any = None,
                verbose: bool = False, jobs: int = JOBS, rounds: int = 2) -> list[Row]:
     """chunk_hint_free's rows on ``blocks`` blocks (every size, or ``block_bits``), one Row each, with the
@@ -125,6 +155,7 @@ def _free_rows(blocks: int, budget_s: float, block_bits: int | None, variant: An
             return _prove_free(blocks, budget_s, block_bits, variant, verbose, jobs, rounds)
     finally:  # their terms belong to this proof's Z3 context
         _NAMES.clear()
+        _KEEP.clear()
 
 
 def _prove_free(nb: int, budget_s: float, block_bits: int | None, variant: Any, verbose: bool, jobs: int,
@@ -232,11 +263,14 @@ def _prove_free(nb: int, budget_s: float, block_bits: int | None, variant: Any, 
             groups[key] = Family(what, label, assume_for(block), [])
         return groups[key]
 
+    ren: list[tuple[z3.ExprRef, z3.ExprRef]] = []  # the path's defined values, renamed (_renaming)
+
     def add(fam: Family, part: str, conds: list[z3.BoolRef], assumed: list[z3.BoolRef], post: z3.BoolRef) -> None:
         if any(post.get_id() == a.get_id() for a in assumed) or z3.is_true(z3.simplify(post)):
             skipped[0] += 1
             return
-        bad = z3.simplify(z3.And(*conds, *assumed, z3.Not(post)))
+        bad = z3.And(*conds, *assumed, z3.Not(post))
+        bad = z3.simplify(z3.substitute(bad, *ren) if ren else bad)
         if (id(fam), bad.get_id()) not in kept:
             kept.add((id(fam), bad.get_id()))
             fam.obligations.setdefault(part, []).append(bad)
@@ -264,6 +298,8 @@ def _prove_free(nb: int, budget_s: float, block_bits: int | None, variant: Any, 
         tr: Trace = end.value
         after = tr.chunk
         fams: set[int] = set()
+        ren[:] = _renaming(end.conds)
+
         for i, md in enumerate(after.md_blocks):
             role = ("updated" if i in tr.updated else
                     "untouched" if all(getattr(md, f) is getattr(original[i], f) for f in HINTS) else "freed")
@@ -310,12 +346,20 @@ def _prove_free(nb: int, budget_s: float, block_bits: int | None, variant: Any, 
         print(f"  exploration: {npaths[0]} paths, {len(groups)} families, {nob} obligations "
               f"({skipped[0]} met by a summary), {budget.used / 1e6:.1f}M units, {time.perf_counter() - t0:.1f}s",
               flush=True)
+    before_n = sum(len(fs) for f in groups.values() for fs in f.obligations.values())
+    for fam in groups.values():
+        fam.obligations = {part: resolved(bads) for part, bads in fam.obligations.items()}
+    if verbose:
+        print(f"  resolved: {before_n} obligations into "
+              f"{sum(len(fs) for f in groups.values() for fs in f.obligations.values())}", flush=True)
     for bm in (inst.post, inst.pre):
         close_under_pu(bm)
     own: dict[int, list[z3.ArithRef]] = {}
     for fam in groups.values():
         bads = [f for fs in fam.obligations.values() for f in fs]
-        own[id(fam)] = list((terms_in(fam.assume, terms) | terms_in(bads, terms)).values())
+        # the obligations name the path's defined values afresh (_renaming): their terms are the
+        # arguments the bitmap's functions are applied to there, as well as the registered ones
+        own[id(fam)] = list((terms_in(fam.assume, terms) | terms_in(bads, terms) | _applied(bads, inst.pre)).values())
     block_of = {id(f): k[1] for k, f in groups.items()}
 
     def facts(fam: Family, before: dict[int, Any]) -> tuple[list[z3.BoolRef], int]:
