@@ -10,11 +10,24 @@ precondition of pcpu_block_update()'s summary, with a model.
 from __future__ import annotations
 
 import pytest
+import z3
 
+from properties.proofs.families import resolved
 from properties.proofs.freefamilies import LEDGER, UPDATE_PRE, main, prove_free
 from properties.proofs.mutants import ALL, SUMMARY_MUTANTS
 from properties.proofs.parametric import NOT_PROVED, PROVED
 from properties.proofs.summaries import CHUNK_UPDATE_POST, RANGES, UPDATE_POST, prove_summaries
+
+
+def test_resolving_obligations_keeps_the_disjunction_and_drops_what_it_can() -> None:
+    a, b, c, d = z3.Bools("a b c d")
+    bads = [z3.And(a, b, c), z3.And(a, z3.Not(b), c), z3.And(a, c, d), z3.And(d, z3.Not(a))]
+    out = resolved(bads)
+    assert len(out) == 2  # b taken both ways merges the first two, which then hold the third
+    s = z3.Solver()
+    s.add(z3.Or(*bads) != z3.Or(*out))
+    assert s.check() == z3.unsat
+    assert len(resolved([z3.And(a, b), z3.And(a, z3.Not(b), c)])) == 2  # they differ in more than b: both kept
 
 
 @pytest.mark.stateful

@@ -249,15 +249,9 @@ def resolved(bads: list[z3.BoolRef]) -> list[z3.BoolRef]:
     changed = True
     while changed:
         changed = False
-        by_rest: dict[tuple[frozenset[int], int], frozenset[int]] = {}
-        for a in sorted(todo, key=lambda x: (len(x), sorted(x))):
-            for i in sorted(a):
-                by_rest.setdefault((a - {i}, i), a)
-        out: set[frozenset[int]] = set()
-        for (rest, i), a in sorted(by_rest.items(), key=lambda kv: (len(kv[1]), sorted(kv[1]), kv[0][1])):
-            if (rest, negated(i)) in by_rest:
-                out.add(rest)
-                changed = True
+        by_rest = {(a - {i}, i) for a in todo for i in a}  # each conjunction less one condition, and that one
+        out = {rest for rest, i in by_rest if (rest, negated(i)) in by_rest}
+        changed = bool(out)
         merged = {a for a in todo if not any((a - {i}) in out for i in a)} | out
         # drop the conjunctions another one's conditions are a part of
         kept = {a for a in merged if not any(b < a for b in merged)}
