@@ -239,12 +239,15 @@ def resolved(bads: list[z3.BoolRef]) -> list[z3.BoolRef]:
         return frozenset(c.get_id() for c in cs)
 
     def negated(i: int) -> int:
-        c = terms[i]
-        n = c.arg(0) if z3.is_not(c) else z3.Not(c)
-        terms.setdefault(n.get_id(), n)
-        return n.get_id()
+        if i not in neg:
+            c = terms[i]
+            n = c.arg(0) if z3.is_not(c) else z3.Not(c)
+            terms.setdefault(n.get_id(), n)
+            neg[i] = n.get_id()
+        return neg[i]
 
     terms: dict[int, z3.BoolRef] = {}
+    neg: dict[int, int] = {}
     todo = {lits(b) for b in bads}
     changed = True
     while changed:

@@ -69,6 +69,7 @@ from properties.proofs.sym import (
     PathEnd,
     PathLimit,
     Run,
+    SInt,
     Unknown,
     explore,
     integer_terms,
@@ -105,6 +106,22 @@ class Trace:
 
 # the defining terms _renaming names values after, kept alive (with the id, the name) until the proof ends
 _KEEP: list[z3.ExprRef] = []
+
+
+# holds() per property, hint values and truth: every path asks the same ones of the blocks it left
+# alone and of the summaries' fresh hints (its formula() took about a third of four blocks' exploration)
+_HOLDS: dict[tuple[Any, ...], z3.BoolRef] = {}
+_KEEP_MD: list[Any] = []
+
+
+def _holds(p: str, md: pcpu_block_md, t: Any, w: Any) -> z3.BoolRef:
+    """parametric.holds, memoized by the hint values (AST ids, kept alive) and the truth."""
+    vals = [getattr(md, f) for f in MD_FIELDS]
+    key = (p, id(t), id(w), *[("e", v.e.get_id()) if isinstance(v, SInt) else ("v", v) for v in vals])
+    if key not in _HOLDS:
+        _KEEP_MD.append(vals)
+        _HOLDS[key] = holds(p, md, t, w)
+    return _HOLDS[key]
 
 
 def _renaming(conds: list[z3.BoolRef]) -> list[tuple[z3.ExprRef, z3.ExprRef]]:
@@ -156,6 +173,8 @@ def _free_rows(blocks: int, budget_s: float, block_bits: int | None, variant: An
     finally:  # their terms belong to this proof's Z3 context
         _NAMES.clear()
         _KEEP.clear()
+        _HOLDS.clear()
+        _KEEP_MD.clear()
 
 
 def _prove_free(nb: int, budget_s: float, block_bits: int | None, variant: Any, verbose: bool, jobs: int,
@@ -189,10 +208,10 @@ def _prove_free(nb: int, budget_s: float, block_bits: int | None, variant: Any, 
             tr.obligations += [(f"{CHUNK_PRE}:{k}", -1, f, len(tr.assumed)) for k, f in (
                 ("ranges", z3.And(st >= 0, st <= m, en >= 0, en <= m, *md_range_list(block))),
                 ("region", z3.Or(st >= en, inst.post.free(st, en - st))),
-                *[(p, holds(p, block, t, w)) for p in CHUNK_UPDATE_POST])]
+                *[(p, _holds(p, block, t, w)) for p in CHUNK_UPDATE_POST])]
             fresh = md_fields("chunk.after", 0)
             fresh.nr_bits = block.nr_bits
-            tr.assumed += [holds(p, fresh, t, w) for p in CHUNK_UPDATE_POST]
+            tr.assumed += [_holds(p, fresh, t, w) for p in CHUNK_UPDATE_POST]
             for f in HINTS:
                 setattr(block, f, getattr(fresh, f))
             tr.chunk_by = "update"
@@ -212,7 +231,7 @@ def _prove_free(nb: int, budget_s: float, block_bits: int | None, variant: Any, 
         fresh = md_fields(f"b{i}.after", 0)
         fresh.nr_bits = block.nr_bits
         t, w, _ = post_j.blocks[i]
-        tr.assumed += [*md_range_list(fresh), *[holds(p, fresh, t, w) for p in UPDATE_POST]]
+        tr.assumed += [*md_range_list(fresh), *[_holds(p, fresh, t, w) for p in UPDATE_POST]]
         for f in HINTS:
             setattr(block, f, getattr(fresh, f))
         tr.updated[i] = fresh
@@ -224,16 +243,16 @@ def _prove_free(nb: int, budget_s: float, block_bits: int | None, variant: Any, 
         k = len(tr.assumed)
         for p in WALK_PRE:
             if PROPERTIES[p].scope == "chunk":
-                tr.obligations.append((f"{WALK_PRE_ROW}:{p}", -1, post_j.holds(p, chunk), k))
+                tr.obligations.append((f"{WALK_PRE_ROW}:{p}", -1, _holds(p, chunk.chunk_md, *post_j.chunk), k))
             else:
                 for i, md in enumerate(chunk.md_blocks):
-                    tr.obligations.append((f"{WALK_PRE_ROW}:{p}", i, holds(p, md, *post_j.blocks[i][:2]), k))
+                    tr.obligations.append((f"{WALK_PRE_ROW}:{p}", i, _holds(p, md, *post_j.blocks[i][:2]), k))
         for i, md in enumerate(chunk.md_blocks):
             tr.obligations.append((f"{WALK_PRE_ROW}:ranges", i, z3.And(*md_range_list(md)), k))
         tr.obligations.append((f"{WALK_PRE_ROW}:ranges", -1, z3.And(*md_range_list(chunk.chunk_md)), k))
         fresh = md_fields("chunk.after", 0)
         fresh.nr_bits = chunk.chunk_md.nr_bits
-        tr.assumed += [holds(p, fresh, *post_j.chunk) for p in WALK_POST]
+        tr.assumed += [_holds(p, fresh, *post_j.chunk) for p in WALK_POST]
         for f in HINTS:
             setattr(chunk.chunk_md, f, getattr(fresh, f))
         tr.chunk_by = "walk"
@@ -253,7 +272,7 @@ def _prove_free(nb: int, budget_s: float, block_bits: int | None, variant: Any, 
         """A block family's assumptions: the ranges and the region, its own block's properties."""
         if block < 0:
             return [*inst.assume, *pre_all, *defs]
-        own = [holds(p, inst.chunk.md_blocks[block], *pre_j.blocks[block][:2]) for p in BLOCK_PROPS]
+        own = [_holds(p, inst.chunk.md_blocks[block], *pre_j.blocks[block][:2]) for p in BLOCK_PROPS]
         return [*inst.assume, *own, pre_j.blocks[block][0].defs, post_j.blocks[block][0].defs]
 
     def family(what: str, block: int, role: str) -> Family:
@@ -308,7 +327,7 @@ def _prove_free(nb: int, budget_s: float, block_bits: int | None, variant: Any, 
             fam = family("block", i, role)
             for p in BLOCK_PROPS:
                 if p not in LEDGER:
-                    add(fam, p, conds, mine, holds(p, md, *post_j.blocks[i][:2]))
+                    add(fam, p, conds, mine, _holds(p, md, *post_j.blocks[i][:2]))
             fams.add(id(fam))
         for part, i, ob, made in tr.obligations:
             row = part.split(":")[0]
@@ -322,7 +341,7 @@ def _prove_free(nb: int, budget_s: float, block_bits: int | None, variant: Any, 
         fam = family("chunk", -1, tr.chunk_by)
         for p in CHUNK_PROPS:
             if p not in LEDGER:
-                add(fam, p, end.conds, tr.assumed, post_j.holds(p, after))
+                add(fam, p, end.conds, tr.assumed, _holds(p, after.chunk_md, *post_j.chunk))
         fams.add(id(fam))
         for fam_ in groups.values():
             if id(fam_) in fams:
