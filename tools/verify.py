@@ -174,6 +174,16 @@ def fit_step(blocks: int = 2, budget_s: float = 300.0) -> bool:
     return not run_fit(blocks, budget_s)
 
 
+def free_step(blocks: int = 2, block_bits: int = 8, budget_s: float = 600.0) -> bool:
+    """chunk_hint_free with pcpu_block_update() and the walk as summaries (properties/proofs/freefamilies.py)
+    on two blocks of 8 bits; every row but the ledger's, and every summary row, must be PROVED."""
+    from properties.proofs.freefamilies import run as run_free
+
+    print(f"\n== pcpu_block_update_hint_free with summaries, {blocks} blocks of {block_bits} bits "
+          f"(budget {budget_s:g} s)")
+    return not run_free(blocks, budget_s, block_bits)
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = OneLineParser(prog="python -m tools.verify")
     ap.add_argument("--seed", type=int, default=0)
@@ -294,10 +304,11 @@ def main(argv: list[str] | None = None) -> int:
     all_sizes_ok = all_sizes_step()
     loop_ok = loop_step()
     fit_ok = fit_step()
+    free_ok = free_step()
 
     elapsed = time.time() - t0
     ok = (corpus_ok and not new_violation and not missing and not areamap_bad and kernel_ok and proofs_ok
-          and all_sizes_ok and loop_ok and fit_ok)
+          and all_sizes_ok and loop_ok and fit_ok and free_ok)
     print(f"\n== verdict: {'PASS' if ok else 'FAIL'}  ({steps_total} walk steps, {elapsed:.0f} s, seed {args.seed})")
     if not corpus_ok:
         print("   corpus mismatch or a ledger finding no longer reproduces")
@@ -315,6 +326,8 @@ def main(argv: list[str] | None = None) -> int:
         print("   a row of the walk's loop-invariant proof is no longer proved")
     if not fit_ok:
         print("   a row of the fit search's proof by families is no longer proved")
+    if not free_ok:
+        print("   a row of chunk_hint_free's proof with summaries (or a summary's own) is no longer proved")
     return 0 if ok else 1
 
 

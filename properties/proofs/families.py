@@ -17,7 +17,7 @@ of a row, and case) are answered in three passes:
 
 The families run at most ``jobs`` at once, in the order given (the costliest
 first, so the pool's processes end close together), each with a share of the
-budget fixed before any starts: a twentieth for the vacuity check, the rest
+budget fixed before any starts: a twentieth for the vacuity check (``Plan.vacuity_part``), the rest
 by number of queries (each counted ``weight`` times, when its family sets
 one).  A second round shares what the first left among the
 queries still undecided (their families explored again, passes 1 and 2), its
@@ -83,6 +83,7 @@ class Plan:
     pushed: bool = True
     verbose: bool = False
     rounds: int = 2  # 1: no second round (what a family leaves of its share is not used)
+    vacuity_part: int = 20  # the vacuity check gets one part in this many of the budget
 
 
 @dataclass
@@ -98,10 +99,11 @@ def solve(plan: Plan, budget: Budget, jobs: int) -> Outcome:
     """Runs every family in a forked process, then rolls the answers up per row."""
     ks_of = {id(f): [k for k, q in enumerate(plan.queries) if q.family is f] for f in plan.families}
     left = budget.remaining()
-    share = (left - left // 20) // sum(f.weight * len(ks_of[id(f)]) for f in plan.families)
+    vac_units = left // plan.vacuity_part
+    share = (left - vac_units) // sum(f.weight * len(ks_of[id(f)]) for f in plan.families)
     calls: list[Callable[[], Any]] = [functools.partial(_work, plan, f, ks_of[id(f)],
                                                         share * f.weight * len(ks_of[id(f)])) for f in plan.families]
-    done = forked([*calls, functools.partial(_vacuity, plan, left // 20)], jobs)
+    done = forked([*calls, functools.partial(_vacuity, plan, vac_units)], jobs)
     vac, vac_used = done[-1]
     budget.charge(vac_used)
     # a proof needs assumptions some state meets: a vacuity check out of budget proves nothing
