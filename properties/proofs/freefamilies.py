@@ -83,6 +83,7 @@ FUNCTION = "pcpu_block_update_hint_free"
 MAX_BLOCKS = 4
 HINTS = [f for f in MD_FIELDS if f != "nr_bits"]
 WALK_POST = tuple(CHUNK_PROPS)  # loopinv.py proves all five
+CHUNK_ONLY = -2  # a chunk family's focus: chunk_md and the chunk's truths, no block
 UPDATE_PRE, WALK_PRE_ROW, CHUNK_PRE = "update_pre", "walk_pre", "chunk_update_pre"
 # the rows the faithful port refutes (ledger findings): not queried, as in parametric.py
 LEDGER = {p: EXPECTED[(LEMMA, p)] for p in BLOCK_PROPS + CHUNK_PROPS if (LEMMA, p) in EXPECTED}
@@ -277,6 +278,9 @@ def _prove_free(nb: int, budget_s: float, block_bits: int | None, variant: Any, 
         family's: every block's and chunk_md's, or (``focus``) block ``focus``'s and chunk_md's."""
         if block < 0 and focus is None:
             return [*inst.assume, *pre_all, *defs]
+        if block < 0 and focus == CHUNK_ONLY:
+            return [*inst.assume, *[pre_j.holds(p, inst.chunk) for p in CHUNK_PROPS], pre_j.chunk[0].defs,
+                    post_j.chunk[0].defs]
         i = block if block >= 0 else focus
         assert i is not None
         own = [_holds(p, inst.chunk.md_blocks[i], *pre_j.blocks[i][:2]) for p in BLOCK_PROPS]
@@ -293,7 +297,8 @@ def _prove_free(nb: int, budget_s: float, block_bits: int | None, variant: Any, 
             label = f"({what}, block {block}, {role})" if block >= 0 else f"({what}, {role})"
             groups[key] = Family(what, label, assume_for(block, focus), [])
             i = block if block >= 0 else focus
-            scopes[id(groups[key])] = (block < 0, None if i is None else range(i, i + 1))
+            scopes[id(groups[key])] = (block < 0, None if i is None else range(0) if i == CHUNK_ONLY else
+                                       range(i, i + 1))
         return groups[key]
 
     ren: list[tuple[z3.ExprRef, z3.ExprRef]] = []  # the path's defined values, renamed (_renaming)
@@ -347,8 +352,11 @@ def _prove_free(nb: int, budget_s: float, block_bits: int | None, variant: Any, 
             row = part.split(":")[0]
             before = tr.assumed[:made]
             # chunk_md's update follows a free inside one block: it and chunk_md are all it speaks of
-            focus = next(iter(tr.updated)) if row == CHUNK_PRE and len(tr.updated) == 1 else None
-            fam = family(row, i, "call" if focus is None else f"free in block {focus}", focus)
+            # the walk's preconditions on chunk_md speak of chunk_md only
+            focus = (next(iter(tr.updated)) if row == CHUNK_PRE and len(tr.updated) == 1 else
+                     CHUNK_ONLY if row == WALK_PRE_ROW and i < 0 else None)
+            fam = family(row, i, "call" if focus is None else "chunk_md" if focus == CHUNK_ONLY else
+                         f"free in block {focus}", focus)
             if i >= 0:
                 add(fam, part, sliced(end.conds, i), own_facts(before, i), ob)
             else:
