@@ -174,14 +174,13 @@ def fit_step(blocks: int = 2, budget_s: float = 300.0) -> bool:
     return not run_fit(blocks, budget_s)
 
 
-def free_step(blocks: int = 2, block_bits: int = 8, budget_s: float = 600.0) -> bool:
+def free_step(blocks: int = 2, budget_s: float = 600.0) -> bool:
     """chunk_hint_free with pcpu_block_update() and the walk as summaries (properties/proofs/freefamilies.py)
-    on two blocks of 8 bits; every row but the ledger's, and every summary row, must be PROVED."""
+    on two blocks of every size; every row but the ledger's, and every summary row, must be PROVED."""
     from properties.proofs.freefamilies import run as run_free
 
-    print(f"\n== pcpu_block_update_hint_free with summaries, {blocks} blocks of {block_bits} bits "
-          f"(budget {budget_s:g} s)")
-    return not run_free(blocks, budget_s, block_bits)
+    print(f"\n== pcpu_block_update_hint_free with summaries, {blocks} blocks of every size (budget {budget_s:g} s)")
+    return not run_free(blocks, budget_s)
 
 
 def main(argv: list[str] | None = None) -> int:

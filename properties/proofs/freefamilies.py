@@ -33,13 +33,19 @@ names them).
 The paths are explored once, in the parent.  Each obligation goes to a
 families.py Family by what it speaks of: a block's rows by the block and its
 part in the free (updated, wholly freed between the first and last block,
-or untouched), the summary preconditions by block, the chunk rows by the
-block the free lies in.  Conditions naming other blocks' hints or
-chunk_md's are dropped from a block's obligations (fewer conditions only
-admit more models: a query unsatisfiable without them is unsatisfiable with
-them), and equal obligations are kept once.  A post-condition that is
-literally one of the summary facts the path assumed is not queried: the
-query would be the conjunction of a formula and its negation.
+or untouched), the block summaries' preconditions by block, chunk_md's
+update precondition by the block the free lies in (that block's and
+chunk_md's assumptions and facts only), the walk's preconditions on chunk_md
+with chunk_md's only.  Conditions naming other blocks' hints or chunk_md's
+are dropped from a block's obligations (fewer conditions only admit more
+models: a query unsatisfiable without them is unsatisfiable with them).  A
+post-condition that is literally one of the summary facts the path assumed
+is not queried (the query would be a formula and its negation).  The path's
+defined values are renamed after their defining terms (:func:`_renaming`),
+and each family's obligations are resolved (families.resolved) before they
+are queried.  A later obligation of a path may assume the block summaries'
+preconditions made before it: each is proved as its own row.
+properties/proofs/README.md has what each step saved.
 """
 
 from __future__ import annotations
