@@ -33,10 +33,10 @@ from properties.oneline_args import OneLineParser
 from properties.proofs.absbitmap import Terms, axioms, close_under_pu
 from properties.proofs.abstractions import ALIGNED, BlockBits, abstract_primitives, subterms
 from properties.proofs.families import Family, Plan, Query, parse_chunk_args, report, solve
-from properties.proofs.lemmas import ALL_PRE, BLOCK_PROPS, FIT_PROPS, percpu_for
-from properties.proofs.parametric import JOBS, Judge, _twin, holds, row_verdict, stamped, symbolic_geometry
+from properties.proofs.lemmas import ALL_PRE, BLOCK_PROPS, FIT_PROPS
+from properties.proofs.parametric import JOBS, Judge, _twin, holds, proof_start, row_verdict, stamped, symbolic_geometry
 from properties.proofs.paramlemmas import POW2_SIZES, setup_chunk_find_fit
-from properties.proofs.prove import UNITS_PER_S, Row, fresh_z3_context
+from properties.proofs.prove import Row, fresh_z3_context
 from properties.proofs.sym import (
     Budget,
     PathEnd,
@@ -47,7 +47,6 @@ from properties.proofs.sym import (
     explore,
     integer_terms,
     merged_value,
-    var,
 )
 from properties.registry import OUTCOME, PROPERTIES
 
@@ -230,13 +229,7 @@ def prove_fit(blocks: int = 4, budget_s: float = 600.0, block_bits: int | None =
 
 def _prove_fit(nb: int, budget_s: float, block_bits: int | None, variant: Any, props: list[str], verbose: bool,
                jobs: int, rounds: int) -> list[Row]:
-    t0 = time.perf_counter()
-    budget = Budget(max(1, int(budget_s * UNITS_PER_S)))
-    pcpu = percpu_for(8)
-    if variant is not None:
-        variant(pcpu)
-    terms = Terms()
-    n = var("n") if block_bits is None else z3.IntVal(block_bits)
+    t0, budget, pcpu, terms, n = proof_start(budget_s, variant, block_bits)
     inst = setup_chunk_find_fit(n, terms, nb)
     inst.pre.memoize = False  # as parametric.py's chunk lemmas (the kept terms change Z3's AST ids)
     symbolic_geometry(pcpu, BlockBits(n), nb)

@@ -59,16 +59,16 @@ import z3
 
 from impl.internal import MD_FIELDS, pcpu_block_md, pcpu_chunk
 from properties.oneline_args import OneLineParser
-from properties.proofs.absbitmap import Terms, axioms, close_under_pu
+from properties.proofs.absbitmap import axioms, close_under_pu
 from properties.proofs.abstractions import ALIGNED, BlockBits, abstract_primitives
 from properties.proofs.expected import EXPECTED
 from properties.proofs.families import Family, Plan, Query, parse_chunk_args, report, resolved, solve
 from properties.proofs.fitfamilies import _NAMES, _applied, _names_in, _on_chunk, _owners, terms_in
-from properties.proofs.lemmas import ALL_PRE, BLOCK_PROPS, CHUNK_PROPS, md_fields, md_range_list, percpu_for
+from properties.proofs.lemmas import ALL_PRE, BLOCK_PROPS, CHUNK_PROPS, md_fields, md_range_list
 from properties.proofs.loopinv import WALK_PRE
-from properties.proofs.parametric import JOBS, Judge, _twin, holds, row_verdict, stamped, symbolic_geometry
+from properties.proofs.parametric import JOBS, Judge, _twin, holds, proof_start, row_verdict, stamped, symbolic_geometry
 from properties.proofs.paramlemmas import NOT_PROVED, POW2_SIZES, setup_chunk_hint_free
-from properties.proofs.prove import PROVED, UNITS_PER_S, Row, fresh_z3_context
+from properties.proofs.prove import PROVED, Row, fresh_z3_context
 from properties.proofs.summaries import CHUNK_UPDATE_POST, UPDATE_POST, prove_summaries
 from properties.proofs.sym import (
     Budget,
@@ -80,7 +80,6 @@ from properties.proofs.sym import (
     explore,
     integer_terms,
     lift,
-    var,
 )
 from properties.registry import PROPERTIES
 
@@ -186,13 +185,7 @@ def _free_rows(blocks: int, budget_s: float, block_bits: int | None, variant: An
 
 def _prove_free(nb: int, budget_s: float, block_bits: int | None, variant: Any, verbose: bool, jobs: int,
                 rounds: int) -> list[Row]:
-    t0 = time.perf_counter()
-    budget = Budget(max(1, int(budget_s * UNITS_PER_S)))
-    pcpu = percpu_for(8)
-    if variant is not None:
-        variant(pcpu)
-    terms = Terms()
-    n = var("n") if block_bits is None else z3.IntVal(block_bits)
+    t0, budget, pcpu, terms, n = proof_start(budget_s, variant, block_bits)
     inst = setup_chunk_hint_free(n, terms, nb)
     for bm in (inst.pre, inst.post):
         bm.memoize = False

@@ -38,7 +38,6 @@ from __future__ import annotations
 
 import copy
 import functools
-import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -49,13 +48,22 @@ from properties.oneline_args import OneLineParser
 from properties.proofs.absbitmap import AbsBitmap, Terms, axioms, close_under_pu
 from properties.proofs.abstractions import ALIGNED, BlockBits, abstract_primitives
 from properties.proofs.families import Family, Plan, Query, parse_chunk_args, report, solve
-from properties.proofs.lemmas import CHUNK_PROPS, md_fields, md_range_list, percpu_for
-from properties.proofs.parametric import FORK_ON, JOBS, Judge, holds, row_verdict, stamped, symbolic_geometry
+from properties.proofs.lemmas import CHUNK_PROPS, md_fields, md_range_list
+from properties.proofs.parametric import (
+    FORK_ON,
+    JOBS,
+    Judge,
+    holds,
+    proof_start,
+    row_verdict,
+    stamped,
+    symbolic_geometry,
+)
 from properties.proofs.paramlemmas import (
     POW2_SIZES,
     setup_chunk_refresh,
 )
-from properties.proofs.prove import UNITS_PER_S, Row, fresh_z3_context
+from properties.proofs.prove import Row, fresh_z3_context
 from properties.proofs.sym import (
     Budget,
     PathEnd,
@@ -186,13 +194,7 @@ def prove_loop(blocks: int = 4, budget_s: float = 1500.0, block_bits: int | None
 
 def _prove_loop(nb: int, budget_s: float, block_bits: int | None, variant: Any, verbose: bool,
                 merge: str, jobs: int, pushed: bool, pre: tuple[str, ...], rounds: int) -> list[Row]:
-    t0 = time.perf_counter()
-    budget = Budget(max(1, int(budget_s * UNITS_PER_S)))
-    pcpu = percpu_for(8)
-    if variant is not None:
-        variant(pcpu)
-    terms = Terms()
-    n = var("n") if block_bits is None else z3.IntVal(block_bits)
+    t0, budget, pcpu, terms, n = proof_start(budget_s, variant, block_bits)
     inst = setup_chunk_refresh(n, terms, nb)
     symbolic_geometry(pcpu, WalkBits(n), nb)
     if merge != "none":

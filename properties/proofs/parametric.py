@@ -148,6 +148,18 @@ def symbolic_geometry(pcpu: Percpu, bits: Any, nb: int) -> None:
     pcpu.pcpu_chunk_nr_blocks = lambda chunk: nb  # type: ignore[method-assign]
 
 
+def proof_start(budget_s: float, variant: Any, block_bits: int | None) -> tuple[float, Budget, Percpu, Terms, Any]:
+    """What a chunk proof starts from, made in this order: its clock, its budget (``budget_s`` in Z3 units),
+    the port (``variant`` applied, if any), an empty instantiation set, and the block size (symbolic
+    n, or ``block_bits``)."""
+    t0 = time.perf_counter()
+    budget = Budget(max(1, int(budget_s * UNITS_PER_S)))
+    pcpu = percpu_for(8)
+    if variant is not None:
+        variant(pcpu)
+    return t0, budget, pcpu, Terms(), var("n") if block_bits is None else z3.IntVal(block_bits)
+
+
 def row_verdict(r: z3.CheckSatResult, ok: bool, why: str, vacuous: bool, unclosed: str = "") -> tuple[str, str]:
     """A row's verdict and note from its answer ``r`` (unsat: no counterexample) when ``ok`` says whether
     it may be claimed; ``why``: a reason none can be; ``unclosed``: the note for an unsat row not claimed."""

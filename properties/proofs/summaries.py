@@ -20,7 +20,6 @@ function writes are fresh values with the summary's post-condition assumed.
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -30,10 +29,10 @@ from impl.internal import pcpu_chunk
 from properties.proofs.absbitmap import AbsBitmap, AbsTruth, AbsWindow, Terms, axioms, close_under_pu
 from properties.proofs.abstractions import ALIGNED, abstract_primitives
 from properties.proofs.expected import EXPECTED
-from properties.proofs.lemmas import BLOCK_PROPS, md_fields, md_range_list, percpu_for
-from properties.proofs.parametric import _twin, holds, row_verdict, stamped
+from properties.proofs.lemmas import BLOCK_PROPS, md_fields, md_range_list
+from properties.proofs.parametric import _twin, holds, proof_start, row_verdict, stamped
 from properties.proofs.paramlemmas import ALL_SIZES, N_MAX, setup_block_update
-from properties.proofs.prove import UNITS_PER_S, Row, fresh_z3_context
+from properties.proofs.prove import Row, fresh_z3_context
 from properties.proofs.sym import Budget, PathEnd, PathLimit, Run, SInt, Unknown, explore, integer_terms, var
 from properties.registry import PROPERTIES
 
@@ -103,13 +102,8 @@ def _explored(name: str, setup: Any, budget_s: float, variant: Any, posts_of: An
     fresh_z3_context()
     ALIGNED.clear()
     with integer_terms(), abstract_primitives():
-        t0 = time.perf_counter()
-        budget = Budget(max(1, int(budget_s * UNITS_PER_S)))
-        pcpu = percpu_for(8)
-        if variant is not None:
-            variant(pcpu)
-        terms = Terms()
-        inst = setup(var("n"), terms)
+        t0, budget, pcpu, terms, n = proof_start(budget_s, variant, None)
+        inst = setup(n, terms)
         posts = posts_of(inst)
         bads: dict[str, list[z3.BoolRef]] = {p: [] for p in posts}
 
