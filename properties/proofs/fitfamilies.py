@@ -24,19 +24,24 @@ properties/proofs/README.md has why each step is sound and what it saved).
 from __future__ import annotations
 
 import time
-from collections.abc import Collection
 from typing import Any
 
 import z3
 
 from properties.oneline_args import OneLineParser
-from properties.proofs.absbitmap import Terms, axioms, close_under_pu
-from properties.proofs.abstractions import ALIGNED, BlockBits, abstract_primitives, subterms
+from properties.proofs.absbitmap import axioms, close_under_pu
+from properties.proofs.abstractions import ALIGNED, BlockBits, abstract_primitives
 from properties.proofs.families import Family, Plan, Query, parse_chunk_args, report, solve
 from properties.proofs.lemmas import ALL_PRE, BLOCK_PROPS, FIT_PROPS
 from properties.proofs.parametric import JOBS, Judge, _twin, holds, proof_start, row_verdict, stamped, symbolic_geometry
 from properties.proofs.paramlemmas import POW2_SIZES, setup_chunk_find_fit
 from properties.proofs.prove import Row, fresh_z3_context
+from properties.proofs.slicing import NAMES as _NAMES
+from properties.proofs.slicing import applied as _applied
+from properties.proofs.slicing import names_of as _names_in
+from properties.proofs.slicing import on_chunk as _on_chunk
+from properties.proofs.slicing import owners as _owners
+from properties.proofs.slicing import terms_in
 from properties.proofs.sym import (
     Budget,
     PathEnd,
@@ -64,30 +69,6 @@ FIT_PRE = {"fit_found_if_one_exists": ALL_PRE, "fit_start_leads_to_fit": BLOCK_P
 
 # the rows whose paths are sliced to the start's block and those after it (_slice)
 SLICED = {"fit_start_leads_to_fit"}
-
-
-# names_in per AST id, with the term (which keeps the id alive): paths share most of their
-# conditions, and walking each afresh took most of four blocks' exploration (names_in: 224 s of
-# 351 s under the profiler)
-_NAMES: dict[int, tuple[z3.ExprRef, frozenset[str]]] = {}
-
-
-def _names_in(t: z3.ExprRef) -> frozenset[str]:
-    """names_in(t), each shared subterm walked once per proof."""
-    k = t.get_id()
-    todo: list[tuple[z3.ExprRef, bool]] = [(t, False)]
-    while todo:  # post-order: a subterm's names once its children's are known
-        u, ready = todo.pop()
-        if u.get_id() in _NAMES:
-            continue
-        kids = u.children()
-        if not ready:
-            todo.append((u, True))
-            todo.extend((c, False) for c in kids if c.get_id() not in _NAMES)
-            continue
-        own = {u.decl().name()} if z3.is_const(u) and u.decl().kind() == z3.Z3_OP_UNINTERPRETED else set()
-        _NAMES[u.get_id()] = (u, frozenset(own.union(*[_NAMES[c.get_id()][1] for c in kids])))
-    return _NAMES[k][1]
 
 
 def _aligned(found: list[tuple[Any, Any]]) -> dict[str, frozenset[str]]:
@@ -181,33 +162,12 @@ def _chunk_level(prop: str) -> bool:
     return any(PROPERTIES[q].scope == "chunk" for q in FIT_PRE[prop])
 
 
-def _owners(names: Collection[str], nb: int) -> frozenset[int]:
-    """The blocks (of ``nb``) whose hints some of ``names`` are."""
-    return frozenset(i for name in names for i in range(nb) if name.startswith(f"b{i}."))
-
-
-def _on_chunk(names: Collection[str]) -> bool:
-    """Whether some of ``names`` are chunk_md's hints."""
-    return any(x.startswith("chunk.") for x in names)
-
-
 def _key(ret: Any, aligned: dict[str, frozenset[str]], nb: int) -> tuple[frozenset[int], bool]:
     """The blocks whose hints the returned start is built from, and whether it is an ALIGN result
     (a right_free edge) rather than pcpu_next_hint() on a block (its contig_hint)."""
     if not isinstance(ret, SInt):
         return frozenset(), False
     return _owners(_names(ret.e, aligned), nb), any(x in aligned for x in _names_in(ret.e))
-
-
-def _applied(formulas: list[z3.BoolRef], bm: Any) -> dict[int, z3.ArithRef]:
-    """The arguments ``bm``'s functions (nu, nf, pu) are applied to in ``formulas``."""
-    fns = {f.get_id() for f in (bm.fnu, bm.fnf, bm.fpu)}
-    return {u.arg(0).get_id(): u.arg(0) for u in subterms(formulas) if z3.is_app(u) and u.decl().get_id() in fns}
-
-
-def terms_in(formulas: list[z3.BoolRef], terms: Terms) -> dict[int, z3.ArithRef]:
-    """The registered terms (``terms.args``) that occur in ``formulas``."""
-    return {u.get_id(): terms.args[u.get_id()] for u in subterms(formulas) if u.get_id() in terms.args}
 
 
 def prove_fit(blocks: int = 4, budget_s: float = 600.0, block_bits: int | None = None, variant: Any = None,

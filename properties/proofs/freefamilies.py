@@ -63,12 +63,12 @@ from properties.proofs.absbitmap import axioms, close_under_pu
 from properties.proofs.abstractions import ALIGNED, BlockBits, abstract_primitives
 from properties.proofs.expected import EXPECTED
 from properties.proofs.families import Family, Plan, Query, parse_chunk_args, report, resolved, solve
-from properties.proofs.fitfamilies import _NAMES, _applied, _names_in, _on_chunk, _owners, terms_in
 from properties.proofs.lemmas import ALL_PRE, BLOCK_PROPS, CHUNK_PROPS, md_fields, md_range_list
 from properties.proofs.loopinv import WALK_PRE
 from properties.proofs.parametric import JOBS, Judge, _twin, holds, proof_start, row_verdict, stamped, symbolic_geometry
 from properties.proofs.paramlemmas import NOT_PROVED, POW2_SIZES, setup_chunk_hint_free
 from properties.proofs.prove import PROVED, Row, fresh_z3_context
+from properties.proofs.slicing import NAMES, applied, names_of, on_chunk, owners, terms_in
 from properties.proofs.summaries import CHUNK_UPDATE_POST, UPDATE_POST, prove_summaries
 from properties.proofs.sym import (
     Budget,
@@ -177,7 +177,7 @@ def _free_rows(blocks: int, budget_s: float, block_bits: int | None, variant: An
         with integer_terms(), abstract_primitives():
             return _prove_free(blocks, budget_s, block_bits, variant, verbose, jobs, rounds)
     finally:  # their terms belong to this proof's Z3 context
-        _NAMES.clear()
+        NAMES.clear()
         _KEEP.clear()
         _HOLDS.clear()
         _KEEP_MD.clear()
@@ -314,11 +314,11 @@ def _prove_free(nb: int, budget_s: float, block_bits: int | None, variant: Any, 
 
     def sliced(conds: list[z3.BoolRef], block: int) -> list[z3.BoolRef]:
         """The conditions that name no other block's hints nor chunk_md's."""
-        return [c for c in conds if not _on_chunk(_names_in(c)) and _owners(_names_in(c), nb) <= {block}]
+        return [c for c in conds if not on_chunk(names_of(c)) and owners(names_of(c), nb) <= {block}]
 
     def own_facts(assumed: list[z3.BoolRef], block: int) -> list[z3.BoolRef]:
         """The summary facts about ``block``'s hints only."""
-        return [a for a in assumed if not _on_chunk(_names_in(a)) and _owners(_names_in(a), nb) <= {block}]
+        return [a for a in assumed if not on_chunk(names_of(a)) and owners(names_of(a), nb) <= {block}]
 
     def run() -> Trace:
         ALIGNED.clear()
@@ -401,7 +401,7 @@ def _prove_free(nb: int, budget_s: float, block_bits: int | None, variant: Any, 
         bads = [f for fs in fam.obligations.values() for f in fs]
         # the obligations name the path's defined values afresh (_renaming): their terms are the
         # arguments the bitmap's functions are applied to there, as well as the registered ones
-        own[id(fam)] = list((terms_in(fam.assume, terms) | terms_in(bads, terms) | _applied(bads, inst.pre)).values())
+        own[id(fam)] = list((terms_in(fam.assume, terms) | terms_in(bads, terms) | applied(bads, inst.pre)).values())
     def facts(fam: Family, before: dict[int, Any]) -> tuple[list[z3.BoolRef], int]:
         args = own[id(fam)]
         chunk_level, scope = scopes[id(fam)]
