@@ -117,6 +117,7 @@ proofs-chunk-fit: $(STAMP)
 
 # chunk_hint_free with pcpu_block_update() and the walk as proved summaries (freefamilies.py): two
 # blocks of 8 bits (about 35 s); BLOCKS=4 FREE_BITS=64 in about 2 minutes; FREE_BITS=all for every size
+# (BLOCKS=4 FREE_BITS=all PBUDGET=2500: about 3 minutes)
 proofs-chunk-free: $(STAMP)
 	$(PY) -m properties.proofs.freefamilies --blocks $(or $(BLOCKS),2) \
 		$(if $(filter all,$(FREE_BITS)),,--block-bits $(or $(FREE_BITS),8)) --budget $(or $(PBUDGET),600)
