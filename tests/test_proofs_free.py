@@ -2,7 +2,7 @@
 
 The summaries' own lemmas (summaries.py) hold on the port, and a mutant of
 pcpu_block_update() breaks the row it should.  The faithful port proves every
-row the ledger does not refute on two blocks of eight bits; a mutant of
+row the ledger does not refute on two blocks of eight bits and on four of 64 bits; a mutant of
 pcpu_block_update_hint_free() that leaves the freed run unmerged breaks the
 precondition of pcpu_block_update()'s summary, with a model.
 """
@@ -49,6 +49,14 @@ def test_every_row_but_the_ledgers_is_proved_on_two_blocks() -> None:
     assert {r.prop: r.verdict for r in rows if r.prop not in LEDGER} == dict.fromkeys(
         [r.prop for r in rows if r.prop not in LEDGER], PROVED)
     assert {r.prop for r in rows} >= {UPDATE_PRE, *LEDGER} and rows[0].bounds["blocks"] == 2
+
+
+@pytest.mark.deep
+def test_every_row_but_the_ledgers_is_proved_on_four_blocks_of_64_bits() -> None:
+    """The chunk-level scale goal's size (about 2 minutes)."""
+    every = prove_free(4, 600, block_bits=64)
+    assert all(r.verdict == PROVED for r in every if r.prop not in LEDGER or r.lemma != "chunk_hint_free")
+    assert next(r for r in every if r.lemma == "chunk_hint_free").bounds["blocks"] == 4
 
 
 @pytest.mark.deep
