@@ -51,7 +51,7 @@ trace: $(STAMP)
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check model impl impl_areamap properties tools tests oracle
-	$(VENV)/bin/mypy model impl impl_areamap properties tools oracle
+	$(VENV)/bin/mypy model impl impl_areamap properties tools oracle tests
 
 bench: $(STAMP)
 	$(PY) -m tools.bench_machine

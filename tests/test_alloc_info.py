@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import re
+from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -151,6 +152,7 @@ def test_debian_smp4_embed_matches_dmesg() -> None:
     assert res.setup.pcpu_unit_offsets == [0, 524288, 1048576, 1572864]
     # each unit gives back what lies beyond static+reserved+dyn
     size_sum = 270336
+    assert res.base is not None
     assert mem.frees == [(res.base + u * 524288 + size_sum, 524288 - size_sum) for u in range(4)]
 
 
@@ -472,7 +474,7 @@ def test_build_traps() -> None:
 def test_build_rejects_unrepresentable_arguments() -> None:
     for kw in ({"static_size": -1}, {"possible_cpus": [NR_CPUS_DEFAULT]},
                {"possible_cpus": [0], "nr_cpu_ids": 0}, {"page_size": 3000}):
-        args = {"static_size": STATIC_SIZE, "possible_cpus": range(4)} | kw
+        args: dict[str, Any] = {"static_size": STATIC_SIZE, "possible_cpus": range(4)} | kw
         with pytest.raises(PcpuSetupError) as ei:
             pcpu_build_alloc_info(RESERVED, DYN, ATOM, None, **args)
         assert ei.value.kind == KIND_MODEL
@@ -573,7 +575,7 @@ def test_embed_frees_empty_units_whole() -> None:
         RESERVED, DYN, ATOM, None, None, pcpu_fc_alloc=mem, pcpu_fc_free=mem.free,
         static_size=STATIC_SIZE, possible_cpus=range(3),
     )
-    assert res.rc == 0
+    assert res.rc == 0 and res.base is not None
     assert mem.frees[-1] == (res.base + 3 * 524288, 524288)
     assert mem.log == ["percpu: cpu 0 has no node -1 or node-local memory"]
 

@@ -110,6 +110,7 @@ def test_ptr_to_phys_first_chunk_and_dynamic_chunks() -> None:
             addr = h.pcpu.per_cpu_ptr(h.handles[hd], cpu) + 8
             want = machine.page_to_phys(machine.vmalloc_to_page(addr)) + addr % h.cfg.page_size
             assert h.pcpu.per_cpu_ptr_to_phys(addr) == want
+    assert handles[0] is not None
     first = h.pcpu.per_cpu_ptr(h.handles[handles[0]], 3)
     assert h.pcpu.per_cpu_ptr_to_phys(first) == first - machine.direct_map_start  # __pa() of the embedded chunk
     assert not [v for v in h.violations if v.prop == "inv_ptr_to_phys"]

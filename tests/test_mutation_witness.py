@@ -27,7 +27,7 @@ def test_witness_counts_a_smaller_region_at_contig_hint_start() -> None:
     block.contig_hint, block.contig_hint_start, block.scan_hint, block.scan_hint_start = 8, 4, 0, 0
     pc.pcpu_block_update(block, 4, 6)  # type: ignore[attr-defined]
     assert (w.reached["smaller_start_le"], w.differs["smaller_start_le"]) == (1, 1)
-    pc.pcpu_block_update(block, 13, 15)  # type: ignore[attr-defined]  (not at contig_hint_start)
+    pc.pcpu_block_update(block, 13, 15)  # type: ignore[attr-defined]  # not at contig_hint_start
     assert w.reached["smaller_start_le"] == 1
 
 

@@ -30,6 +30,7 @@ def test_same_offsets_and_hints_as_c(shift: int, seeds: int) -> None:
     for seed in range(seeds):
         rng = random.Random(seed)
         ch = pc.pcpu_alloc_chunk(0)
+        assert ch is not None
         pc.pcpu_chunk_populated(ch, 0, ch.nr_pages)
         pc.pcpu_chunk_relocate(ch, -1)
         hc = co.new_chunk("dynamic")
@@ -69,8 +70,9 @@ def test_differential_catches_a_planted_port_bug() -> None:
         original(block, start, end)
         block.left_free = left
 
-    pc.pcpu_block_update = planted
+    pc.pcpu_block_update = planted  # type: ignore[method-assign]
     ch = pc.pcpu_alloc_chunk(0)
+    assert ch is not None
     pc.pcpu_chunk_populated(ch, 0, ch.nr_pages)
     hc = co.new_chunk("dynamic")
     for bits in (4, 4, 4):

@@ -1,5 +1,7 @@
 """Unit: every structural property fails on a state corrupted the way a bug would."""
 
+from typing import Any
+
 import pytest
 
 from properties.configs import parse_config
@@ -23,18 +25,22 @@ def first_chunk(h: Harness):
     return h.pcpu.pcpu_first_chunk
 
 
+def _set(obj: Any, **fields: Any) -> Any:
+    """Sets ``fields`` of ``obj``; returns it (the corruptions below are expressions)."""
+    for k, v in fields.items():
+        setattr(obj, k, v)
+    return obj
+
+
 CORRUPTIONS = {
     "inv_block_contig_hint": lambda c: setattr(c.md_blocks[1], "contig_hint", c.md_blocks[1].contig_hint - 1),
     "inv_block_contig_hint_start": lambda c: [
-        setattr(b, "contig_hint_start", b.contig_hint_start + 1) for b in c.md_blocks if b.contig_hint][:1],
-    "inv_block_scan_hint": lambda c: (
-        setattr(c.md_blocks[1], "scan_hint", 15), setattr(c.md_blocks[1], "scan_hint_start", 0)),
-    "inv_block_scan_hint_disjoint": lambda c: (
-        setattr(c.md_blocks[1], "scan_hint", 1),
-        setattr(c.md_blocks[1], "scan_hint_start", c.md_blocks[1].contig_hint_start)),
-    "inv_block_scan_hint_order": lambda c: (
-        setattr(c.md_blocks[1], "scan_hint", c.md_blocks[1].contig_hint),
-        setattr(c.md_blocks[1], "scan_hint_start", 0)),
+        _set(b, contig_hint_start=b.contig_hint_start + 1) for b in c.md_blocks if b.contig_hint][:1],
+    "inv_block_scan_hint": lambda c: _set(c.md_blocks[1], scan_hint=15, scan_hint_start=0),
+    "inv_block_scan_hint_disjoint": lambda c: _set(
+        c.md_blocks[1], scan_hint=1, scan_hint_start=c.md_blocks[1].contig_hint_start),
+    "inv_block_scan_hint_order": lambda c: _set(
+        c.md_blocks[1], scan_hint=c.md_blocks[1].contig_hint, scan_hint_start=0),
     "inv_block_left_free": lambda c: setattr(c.md_blocks[1], "left_free", c.md_blocks[1].left_free + 1),
     "inv_block_right_free": lambda c: setattr(c.md_blocks[1], "right_free", 0),
     "inv_block_first_free_lower": lambda c: setattr(c.md_blocks[1], "first_free", 15),
@@ -42,7 +48,7 @@ CORRUPTIONS = {
     "inv_block_nr_bits": lambda c: setattr(c.md_blocks[1], "nr_bits", 15),
     "inv_chunk_contig_hint_upper": lambda c: setattr(c.chunk_md, "contig_hint", 60),
     "inv_chunk_contig_hint_slack": lambda c: setattr(c.chunk_md, "contig_hint", 1),
-    "inv_chunk_scan_hint": lambda c: (setattr(c.chunk_md, "scan_hint", 60), setattr(c.chunk_md, "scan_hint_start", 0)),
+    "inv_chunk_scan_hint": lambda c: _set(c.chunk_md, scan_hint=60, scan_hint_start=0),
     "inv_chunk_first_free_lower": lambda c: setattr(c.chunk_md, "first_free", 63),
     "inv_chunk_first_free": lambda c: setattr(c.chunk_md, "first_free", 63),
     "inv_alloc_map": lambda c: c.alloc_map.set_range(40, 1),

@@ -5,6 +5,7 @@ from __future__ import annotations
 import random
 import zlib
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -13,7 +14,7 @@ from impl.kernel import GFP_ATOMIC, GFP_KERNEL
 from properties import ftrace, litmus
 from properties.configs import parse_config
 from properties.dmesg_geometry import GeometryError, parse_dmesg
-from properties.trace_replay import TraceReplay
+from properties.trace_replay import TraceReplay, TraceReport
 from tools import cli
 from tools.shared_data import REAL_TRACE
 from tools.trace import ledger_properties
@@ -35,7 +36,9 @@ def port_log(seed: int, steps: int, cfg: str = CFG, warmup: int = 0) -> list[str
     for step in range(steps):
         pc.trace_log.clear()
         if step <= warmup and warmup:
-            live.append(pc.pcpu_alloc(4, 4, False))
+            p = pc.pcpu_alloc(4, 4, False)
+            assert p is not None
+            live.append(p)
         elif live and rng.random() < 0.4:
             pc.free_percpu(live.pop(rng.randrange(len(live))))
         else:
@@ -63,7 +66,7 @@ def hash_pointers(lines: list[str]) -> list[str]:
     return [" ".join(h(w) if w.startswith(("base_addr=", "ptr=")) else w for w in line.split(" ")) for line in lines]
 
 
-def replay(lines: list[str], **kw) -> object:
+def replay(lines: list[str], **kw: Any) -> TraceReport:
     log = ftrace.parse("\n".join(lines), "<test>")
     return TraceReplay(log, parse_config(CFG), config_text=CFG, **kw).run()
 
