@@ -216,11 +216,12 @@ def answer(family: Family, queries: list[Query], ks: list[int], within: Budget, 
     return [str(out[k]) for k in ks]
 
 
-def report(lemma: str, rows: list[Row], how: str) -> list[str]:
-    """Prints the rows of a proof by families and a summary line ending in ``how``; returns the rows left open."""
+def report(rows: list[Row], how: str) -> list[str]:
+    """Prints the rows of a proof by families and a summary line ending in ``how``; returns the rows left
+    open, each as lemma:property."""
     for r in rows:
         print(row_line(r, r.note), flush=True)
-    open_rows = [f"{lemma}:{r.prop}" for r in rows if r.verdict != PROVED]
+    open_rows = [f"{r.lemma}:{r.prop}" for r in rows if r.verdict != PROVED]
     print(f"== {len(rows) - len(open_rows)} of {len(rows)} proved {how}"
           + (f"; not proved: {', '.join(open_rows)}" if open_rows else ""), flush=True)
     return open_rows

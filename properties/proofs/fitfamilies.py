@@ -317,7 +317,7 @@ def _prove_fit(nb: int, budget_s: float, block_bits: int | None, variant: Any, p
 def run(blocks: int, budget_s: float, block_bits: int | None = None, props: list[str] | None = None,
         verbose: bool = False, jobs: int = JOBS) -> list[str]:
     """Proves the fit rows on ``blocks`` blocks and prints them; returns the rows left open."""
-    return report(LEMMA, prove_fit(blocks, budget_s, block_bits, props=props, verbose=verbose, jobs=jobs),
+    return report(prove_fit(blocks, budget_s, block_bits, props=props, verbose=verbose, jobs=jobs),
                   f"on {blocks} blocks")
 
 

@@ -3,32 +3,34 @@
 parametric.py runs the whole of pcpu_free_area()'s hint update through
 sym.explore, pcpu_block_update() and pcpu_chunk_refresh_hint() included: on
 two blocks its exploration does not finish in 600 s (463 paths).  Here the
-port's own pcpu_block_update_hint_free() runs, but two of the calls it makes
+port's own pcpu_block_update_hint_free() runs, but the three calls it makes
 are replaced by their summaries, each a lemma proved on its own:
 
-- pcpu_block_update() on a block (:data:`UPDATE_POST`): the every-size lemma
-  block_update (parametric.py) proves that folding a maximal free run
+- pcpu_block_update() on a block (summaries.UPDATE_POST): the every-size
+  lemma block_update (parametric.py) proves that folding a maximal free run
   [start, end) of the block's new bitmap into hints sound for its old
-  bitmap leaves the hints sound for the new one, and :func:`prove_update_ranges`
-  here that it leaves them in range.  At the call the summary's
-  precondition is an obligation (``update_pre``): 0 <= start < end <= n, the
-  run is free and maximal in the new bitmap, the freed bits of the block lie
-  in it (so the new bitmap is the old one with the run cleared), and the
-  block's hints are still the ones the lemma assumed (each block is updated
-  once; a second update raises PathLimit).  After it the block's hints are
-  fresh values with the summary's properties assumed.
+  bitmap leaves the hints sound for the new one, and summaries.prove_ranges
+  that it leaves them in range.  At the call the summary's precondition is
+  an obligation (``update_pre``): 0 <= start < end <= n, the run is free and
+  maximal in the new bitmap, the freed bits of the block lie in it (so the
+  new bitmap is the old one with the run cleared), and the block's hints
+  are still the ones the lemma assumed (each block is updated once; a second
+  update raises PathLimit).  After it the block's hints are fresh values
+  with the summary's properties assumed.
+- pcpu_block_update() on chunk_md (summaries.CHUNK_UPDATE_POST, the branch for
+  a free inside one block): summaries.prove_chunk_update proves the chunk's
+  upper and lower bound hints stay sound when the region offered is free,
+  empty or reversed; those, chunk_md's ranges and the region are the
+  obligation (``chunk_update_pre``).
 - pcpu_chunk_refresh_hint(full_scan=True) (:data:`WALK_POST`): loopinv.py
   proves by a loop invariant that from hints meeting loopinv.WALK_PRE (and
   in range) the walk leaves chunk_md with every chunk property.  At the call
   WALK_PRE and the ranges are obligations (``walk_pre``), after it chunk_md's
   hints are fresh with the chunk properties assumed.
 
-pcpu_block_update() on chunk_md (the branch for a free inside one block) is
-the port's own, explored with its paths merged as parametric.py's chunk
-lemmas do (FORK_ON).  A row is claimed only when its own queries and every
-summary precondition are unsatisfiable; the summaries' own lemmas are proved
-elsewhere (``make verify`` runs both for two blocks, the note of each row
-names them).
+A row is claimed only when its own queries, every summary precondition and
+the pcpu_block_update() summaries' own rows (prove_summaries, run first) are
+unsatisfiable; the walk's proof is not re-run, each row's note names it.
 
 The paths are explored once, in the parent.  Each obligation goes to a
 families.py Family by what it speaks of: a block's rows by the block and its
@@ -50,7 +52,6 @@ properties/proofs/README.md has what each step saved.
 
 from __future__ import annotations
 
-import os
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -92,9 +93,7 @@ CHUNK_ONLY = -2  # a chunk family's focus: chunk_md and the chunk's truths, no b
 UPDATE_PRE, WALK_PRE_ROW, CHUNK_PRE = "update_pre", "walk_pre", "chunk_update_pre"
 # the rows the faithful port refutes (ledger findings): not queried, as in parametric.py
 LEDGER = {p: EXPECTED[(LEMMA, p)] for p in BLOCK_PROPS + CHUNK_PROPS if (LEMMA, p) in EXPECTED}
-ROWS = [p for p in BLOCK_PROPS + CHUNK_PROPS]
-
-SPLIT = bool(os.environ.get("SPLIT"))
+ROWS = BLOCK_PROPS + CHUNK_PROPS
 
 
 @dataclass
@@ -319,13 +318,9 @@ def _prove_free(nb: int, budget_s: float, block_bits: int | None, variant: Any, 
             kept.add((id(fam), bad.get_id()))
             fam.obligations.setdefault(part, []).append(bad)
 
-    def sliced(conds: list[z3.BoolRef], block: int) -> list[z3.BoolRef]:
-        """The conditions that name no other block's hints nor chunk_md's."""
-        return [c for c in conds if not on_chunk(names_of(c)) and owners(names_of(c), nb) <= {block}]
-
-    def own_facts(assumed: list[z3.BoolRef], block: int) -> list[z3.BoolRef]:
-        """The summary facts about ``block``'s hints only."""
-        return [a for a in assumed if not on_chunk(names_of(a)) and owners(names_of(a), nb) <= {block}]
+    def sliced(fs: list[z3.BoolRef], block: int) -> list[z3.BoolRef]:
+        """The formulas (path conditions, summary facts) that name no other block's hints nor chunk_md's."""
+        return [c for c in fs if not on_chunk(names_of(c)) and owners(names_of(c), nb) <= {block}]
 
     def run() -> Trace:
         ALIGNED.clear()
@@ -348,7 +343,7 @@ def _prove_free(nb: int, budget_s: float, block_bits: int | None, variant: Any, 
         for i, md in enumerate(after.md_blocks):
             role = ("updated" if i in tr.updated else
                     "untouched" if all(getattr(md, f) is getattr(original[i], f) for f in HINTS) else "freed")
-            mine = own_facts(tr.assumed, i)
+            mine = sliced(tr.assumed, i)
             conds = block_conds[i] = sliced(end.conds, i)
             fam = family("block", i, role)
             for p in BLOCK_PROPS:
@@ -358,14 +353,14 @@ def _prove_free(nb: int, budget_s: float, block_bits: int | None, variant: Any, 
         for part, i, ob, made in tr.obligations:
             row = part.split(":")[0]
             before = tr.assumed[:made]
-            # chunk_md's update follows a free inside one block: it and chunk_md are all it speaks of
-            # the walk's preconditions on chunk_md speak of chunk_md only
+            # chunk_md's update follows a free inside one block: that block and chunk_md are all its
+            # precondition speaks of; the walk's preconditions on chunk_md speak of chunk_md only
             focus = (next(iter(tr.updated)) if row == CHUNK_PRE and len(tr.updated) == 1 else
                      CHUNK_ONLY if row == WALK_PRE_ROW and i < 0 else None)
             fam = family(row, i, "call" if focus is None else "chunk_md" if focus == CHUNK_ONLY else
                          f"free in block {focus}", focus)
             if i >= 0:
-                add(fam, part, block_conds[i], own_facts(before, i), ob)
+                add(fam, part, block_conds[i], sliced(before, i), ob)
             else:
                 add(fam, part, end.conds, before, ob)
             fams.add(id(fam))
@@ -410,6 +405,7 @@ def _prove_free(nb: int, budget_s: float, block_bits: int | None, variant: Any, 
         # the obligations name the path's defined values afresh (_renaming): their terms are the
         # arguments the bitmap's functions are applied to there, as well as the registered ones
         own[id(fam)] = list((terms_in(fam.assume, terms) | terms_in(bads, terms) | applied(bads, inst.pre)).values())
+
     def facts(fam: Family, before: dict[int, Any]) -> tuple[list[z3.BoolRef], int]:
         args = own[id(fam)]
         chunk_level, scope = scopes[id(fam)]
@@ -426,23 +422,6 @@ def _prove_free(nb: int, budget_s: float, block_bits: int | None, variant: Any, 
         sv.add(*fs, *axioms(inst.pre, args), *pre_j.facts(args, inst.chunk))
         return str(within.check(sv))
 
-    if os.environ.get("DIAG"):  # one query per obligation, for the families whose label holds $DIAG
-        for fam in groups.values():
-            if os.environ["DIAG"] not in fam.label:
-                continue
-            fs, _ = facts(fam, {})
-            for part, bads in fam.obligations.items():
-                for k, bad in enumerate(bads):
-                    sv = z3.SolverFor("QF_UFLIA")
-                    sv.add(*fam.assume, *fs, bad)
-                    b = Budget(int(os.environ.get("DIAG_UNITS", "30000000")))
-                    tq = time.perf_counter()
-                    r = b.check(sv)
-                    print(f"DIAG {fam.label} {part}#{k}: {r} {b.used / 1e6:.1f}M {time.perf_counter() - tq:.1f}s")
-                    if r == z3.sat:
-                        m = sv.model()
-                        print("   ", sorted((str(d), str(m[d])) for d in m.decls() if d.arity() == 0)[:60])
-        return []
     order = sorted((f for f in groups.values() if f.obligations), key=lambda f: -f.paths)
     for fam in order:
         fam.weight = 1 + sum(len(fs) for fs in fam.obligations.values()) // 100
@@ -482,7 +461,7 @@ def run(blocks: int, budget_s: float, block_bits: int | None = None, verbose: bo
     """Proves chunk_hint_free's rows on ``blocks`` blocks and prints them; returns the rows left open."""
     rows = prove_free(blocks, budget_s, block_bits, verbose=verbose, jobs=jobs)
     # the ledger's rows are refuted by the bounded proofs: not open
-    return [r for r in report(LEMMA, rows, f"on {blocks} blocks") if r.split(":")[1] not in LEDGER]
+    return [r for r in report(rows, f"on {blocks} blocks") if r not in {f"{LEMMA}:{p}" for p in LEDGER}]
 
 
 def main(argv: list[str] | None = None) -> int:

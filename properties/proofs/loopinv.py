@@ -329,7 +329,7 @@ def run(blocks: int, budget_s: float, block_bits: int | None = None, verbose: bo
         merge: str = "keyed", jobs: int = JOBS, pushed: bool = True) -> list[str]:
     """Proves the walk on ``blocks`` blocks and prints its rows; returns the rows left open."""
     rows = prove_loop(blocks, budget_s, block_bits, verbose=verbose, merge=merge, jobs=jobs, pushed=pushed)
-    return report(LEMMA, rows, f"by induction on {blocks} blocks")
+    return report(rows, f"by induction on {blocks} blocks")
 
 
 def main(argv: list[str] | None = None) -> int:
