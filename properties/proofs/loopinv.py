@@ -63,6 +63,7 @@ from properties.proofs.paramlemmas import (
     POW2_SIZES,
     setup_chunk_refresh,
 )
+from properties.proofs import walkbounds
 from properties.proofs.prove import Row, fresh_z3_context
 from properties.proofs.sym import (
     Budget,
@@ -79,6 +80,7 @@ from properties.proofs.sym import (
 from properties.registry import PROPERTIES
 
 LEMMA = "chunk_refresh_hint"
+BOUNDS_LEMMA = "chunk_refresh_bounds"  # the walkbounds.py contract, full_scan false
 HINTS = [f for f in MD_FIELDS if f != "nr_bits"]
 # what the walk reads, as registry properties: chunk_md's first_free and scan_hint sound, the block
 # hints pcpu_next_md_free_region() reads exact.  The proof assumes these and nothing more (no scan_hint
@@ -166,6 +168,13 @@ class Walk:
     def invariant(self, md: pcpu_block_md, b: Any) -> z3.BoolRef:
         return z3.And(*self.parts(md, b).values())
 
+    def bound_parts(self, md: pcpu_block_md, b: Any) -> dict[str, z3.BoolRef]:
+        """The invariant of the bounds contract (walkbounds.py), by part: chunk_md's bound hints sound."""
+        b = self.terms.add(lift(b))
+        t, w = self.judge.chunk
+        return {"ranges": z3.And(*_ranges(md, b, self.nb * self.n)),
+                **{p: holds(p, md, t, w) for p in walkbounds.POST}}
+
 
 def _ranges(md: pcpu_block_md, b: Any, size: Any) -> list[z3.BoolRef]:
     """The cut's bit_off in [0, size + 1] (past a run that ends the chunk), chunk_md's hints in [0, size]."""
@@ -177,23 +186,25 @@ MERGES = ("none", "keyed", "full")
 
 def prove_loop(blocks: int = 4, budget_s: float = 1500.0, block_bits: int | None = None, variant: Any = None,
                verbose: bool = False, merge: str = "keyed", jobs: int = 1, pushed: bool = True,
-               pre: tuple[str, ...] = WALK_PRE, rounds: int = 2) -> list[Row]:
+               pre: tuple[str, ...] = WALK_PRE, rounds: int = 2, bounds: bool = False) -> list[Row]:
     """The chunk properties of pcpu_chunk_refresh_hint(full_scan=True) on ``blocks`` blocks, by induction.
 
     One row per chunk property (PROVED only when the invariant is established and kept
     and the property holds at the exit) and one each for establishing and keeping the
     invariant.  ``block_bits``: one power-of-two block size instead of every size; ``pre``: the
     properties the walk's state is assumed to meet (WALK_PRE; a smaller set shows what it needs);
-    ``rounds``: 1 leaves out families.py's second round.
+    ``rounds``: 1 leaves out families.py's second round.  ``bounds``: the walkbounds.py contract
+    instead, for full_scan false: from its preconditions (not ``pre``) the walk keeps chunk_md's
+    bound hints (walkbounds.POST, one row each, lemma chunk_refresh_bounds).
     """
     fresh_z3_context()
     ALIGNED.clear()
     with integer_terms(), abstract_primitives():
-        return _prove_loop(blocks, budget_s, block_bits, variant, verbose, merge, jobs, pushed, pre, rounds)
+        return _prove_loop(blocks, budget_s, block_bits, variant, verbose, merge, jobs, pushed, pre, rounds, bounds_contract=bounds)
 
 
 def _prove_loop(nb: int, budget_s: float, block_bits: int | None, variant: Any, verbose: bool,
-                merge: str, jobs: int, pushed: bool, pre: tuple[str, ...], rounds: int) -> list[Row]:
+                merge: str, jobs: int, pushed: bool, pre: tuple[str, ...], rounds: int, bounds_contract: bool) -> list[Row]:
     t0, budget, pcpu, terms, n = proof_start(budget_s, variant, block_bits)
     inst = setup_chunk_refresh(n, terms, nb)
     symbolic_geometry(pcpu, WalkBits(n), nb)
@@ -202,7 +213,15 @@ def _prove_loop(nb: int, budget_s: float, block_bits: int | None, variant: Any, 
         pcpu.pcpu_block_update = merged(pcpu.pcpu_block_update, MD_FIELDS, fork_on)  # type: ignore[method-assign]
     judge = Judge.of(inst.pre, "pre", n, nb, pcpu.PCPU_BITMAP_BLOCK_BITS)
     walk = Walk(n, nb, inst.chunk, inst.pre, judge, terms)
-    pre_fs = [judge.holds(p, inst.chunk) for p in pre]
+    if bounds_contract:
+        t_, w_ = judge.chunk
+        pre_fs = [*walkbounds.chunk_pre(inst.chunk.chunk_md, t_, w_, holds).values(),
+                  *[f for md, (t, _, _) in zip(inst.chunk.md_blocks, judge.blocks, strict=True)
+                    for f in walkbounds.block_pre(md, t).values()]]
+    else:
+        pre_fs = [judge.holds(p, inst.chunk) for p in pre]
+    parts = walk.bound_parts if bounds_contract else walk.parts
+    lemma, exit_rows = (BOUNDS_LEMMA, walkbounds.POST) if bounds_contract else (LEMMA, tuple(CHUNK_PROPS))
     defs = [t.defs for t in judge.truths()]
     # the kept family's state at the cut: chunk_md's fields and bit_off fresh
     cut_md = md_fields("cut", 0)
@@ -244,26 +263,26 @@ def _prove_loop(nb: int, budget_s: float, block_bits: int | None, variant: Any, 
             return real_next(c, SInt(cut_b), bits)
 
         pcpu.pcpu_next_md_free_region = next_region  # type: ignore[method-assign,assignment]
-        pcpu.pcpu_chunk_refresh_hint(chunk, True)
+        pcpu.pcpu_chunk_refresh_hint(chunk, not bounds_contract)
         return chunk
 
     def on_path(family: Family, end: PathEnd, run_: Run) -> None:
         pc = z3.And(*end.conds) if end.conds else z3.BoolVal(True)
         family.paths += 1
         if isinstance(end.error, Cut):
-            for part, holds_ in walk.parts(end.error.md, end.error.bit_off).items():
+            for part, holds_ in parts(end.error.md, end.error.bit_off).items():
                 family.obligations.setdefault(part, []).append(z3.And(pc, z3.Not(holds_)))
             return
         if end.error is not None or family is established:
-            raise PathLimit(f"{LEMMA} raised {end.error!r}" if end.error else "the walk ended before its first cut")
-        for p in CHUNK_PROPS:
+            raise PathLimit(f"{lemma} raised {end.error!r}" if end.error else "the walk ended before its first cut")
+        for p in exit_rows:
             family.obligations.setdefault(p, []).append(z3.And(pc, z3.Not(judge.holds(p, end.value))))
 
     # one query per part of the invariant, the largest_matched part split by case: establishing
     # it by the blocks the chunk's largest run starts and ends in, keeping it by the way the
     # largest run was matched at the cut
     base = dict(terms.args)  # the setup's terms
-    kept_assume = [*established.assume, walk.invariant(cut_md, cut_b)]
+    kept_assume = [*established.assume, *parts(cut_md, cut_b).values()]
     for fam in kept:
         fam.assume = [*kept_assume, fam.explore_assume[-1]]
     t = judge.chunk[0]
@@ -273,10 +292,10 @@ def _prove_loop(nb: int, budget_s: float, block_bits: int | None, variant: Any, 
     cases = {ESTABLISHED: [largest == 0, *spans], KEPT: walk.matched(cut_md, cut_b)}
     queries: list[Query] = []
     for family in (established, *kept):
-        for part in walk.parts(cut_md, cut_b):
+        for part in parts(cut_md, cut_b):
             for case in cases[family.name] if part == MATCHED else [z3.BoolVal(True)]:
                 queries.append(Query(family, family.name, part, case))
-    queries += [Query(fam, row, row, z3.BoolVal(True)) for fam in kept for row in CHUNK_PROPS]
+    queries += [Query(fam, row, row, z3.BoolVal(True)) for fam in kept for row in exit_rows]
     cut_terms = {k: v for k, v in terms.args.items() if k not in base}
 
     def explore_family(family: Family, within: Budget) -> None:
@@ -316,19 +335,20 @@ def _prove_loop(nb: int, budget_s: float, block_bits: int | None, variant: Any, 
                               "paths": out.paths, "terms": out.terms}
     induction = [results.get(ESTABLISHED), results.get(KEPT)]
     rows = []
-    for row in (ESTABLISHED, KEPT, *CHUNK_PROPS):
+    for row in (ESTABLISHED, KEPT, *exit_rows):
         r = results.get(row, z3.unknown)
         ok = not why and r == z3.unsat and (row in (ESTABLISHED, KEPT) or all(x == z3.unsat for x in induction))
         verdict, note = row_verdict(r, ok, why, vacuous, unclosed="the induction is not closed")
         kind = "induction" if row in (ESTABLISHED, KEPT) else PROPERTIES[row].kind
-        rows.append(Row(LEMMA, row, kind, verdict, dict(bounds), note=note))
+        rows.append(Row(lemma, row, kind, verdict, dict(bounds), note=note))
     return stamped(rows, t0, budget)
 
 
 def run(blocks: int, budget_s: float, block_bits: int | None = None, verbose: bool = False,
-        merge: str = "keyed", jobs: int = JOBS, pushed: bool = True) -> list[str]:
+        merge: str = "keyed", jobs: int = JOBS, pushed: bool = True, bounds: bool = False) -> list[str]:
     """Proves the walk on ``blocks`` blocks and prints its rows; returns the rows left open."""
-    rows = prove_loop(blocks, budget_s, block_bits, verbose=verbose, merge=merge, jobs=jobs, pushed=pushed)
+    rows = prove_loop(blocks, budget_s, block_bits, verbose=verbose, merge=merge, jobs=jobs, pushed=pushed,
+                      bounds=bounds)
     return report(rows, f"by induction on {blocks} blocks")
 
 
@@ -348,14 +368,17 @@ def main(argv: list[str] | None = None) -> int:
                          "depend on it)")
     ap.add_argument("--fresh", action="store_true",
                     help="a fresh solver per query (default: pushed on one solver per family)")
+    ap.add_argument("--bounds", action="store_true",
+                    help="the bounds contract (walkbounds.py) with full_scan false, as an allocation's refresh runs")
     ap.add_argument("--verbose", action="store_true", help="one line per solver query")
     args = parse_chunk_args(ap, argv, "loopinv", WalkBits.BLOCKS - 2)
     if isinstance(args, int):
         return args
     bb = args.block_bits
     sizes = "every block size" if bb is None else f"{bb} bits"
-    print(f"== {LEMMA} by a loop invariant, {args.blocks} blocks of {sizes} (budget {args.budget:g} s)")
-    return 1 if run(args.blocks, args.budget, bb, args.verbose, args.merge, args.jobs, not args.fresh) else 0
+    lemma = BOUNDS_LEMMA if args.bounds else LEMMA
+    print(f"== {lemma} by a loop invariant, {args.blocks} blocks of {sizes} (budget {args.budget:g} s)")
+    return 1 if run(args.blocks, args.budget, bb, args.verbose, args.merge, args.jobs, not args.fresh, args.bounds) else 0
 
 
 if __name__ == "__main__":
