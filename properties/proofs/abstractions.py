@@ -20,7 +20,7 @@ import z3
 import impl.hints
 import impl.search
 from impl.bitmap import _ffs
-from properties.proofs.sym import SInt, define, lift, num, side_fact, sort
+from properties.proofs.sym import SBool, SInt, define, lift, num, side_fact, sort
 
 
 @contextlib.contextmanager
@@ -53,6 +53,30 @@ def abstract_primitives() -> Iterator[None]:
     finally:
         impl.hints._ffs = impl.search._ffs = saved_ffs
         impl.hints.ALIGN = impl.search.ALIGN = saved_align
+
+
+@contextlib.contextmanager
+def one_way_overlap() -> Iterator[None]:
+    """While proving, pcpu_region_overlap() on symbolic values is one condition, not two.
+
+    The port's ``(a < y) and (x < b)`` decides a < y first and then x < b: a path that finds
+    no overlap forks twice, once for each way of missing, into two paths that leave the same
+    state.  Here it is ``SBool(And(a < y, x < b))``, the same truth value decided once.  Only
+    allocfamilies.py uses it (pcpu_block_update_hint_alloc() asks it four times per path); the
+    other proofs keep the port's helper, so their path counts and units are unchanged.
+    """
+
+    def overlap(a: Any, b: Any, x: Any, y: Any) -> Any:
+        if not any(isinstance(v, SInt) for v in (a, b, x, y)):
+            return saved(a, b, x, y)
+        return SBool(z3.And(lift(a) < lift(y), lift(x) < lift(b)))
+
+    saved = impl.hints.pcpu_region_overlap
+    impl.hints.pcpu_region_overlap = overlap
+    try:
+        yield
+    finally:
+        impl.hints.pcpu_region_overlap = saved
 
 
 # every ALIGN result of the current proof, with the value it aligned (the fit lemmas' candidates)

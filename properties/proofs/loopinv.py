@@ -45,6 +45,7 @@ import z3
 
 from impl.internal import MD_FIELDS, pcpu_block_md, pcpu_chunk
 from properties.oneline_args import OneLineParser
+from properties.proofs import walkbounds
 from properties.proofs.absbitmap import AbsBitmap, Terms, axioms, close_under_pu
 from properties.proofs.abstractions import ALIGNED, BlockBits, abstract_primitives
 from properties.proofs.families import Family, Plan, Query, parse_chunk_args, report, solve
@@ -63,7 +64,6 @@ from properties.proofs.paramlemmas import (
     POW2_SIZES,
     setup_chunk_refresh,
 )
-from properties.proofs import walkbounds
 from properties.proofs.prove import Row, fresh_z3_context
 from properties.proofs.sym import (
     Budget,
@@ -200,11 +200,13 @@ def prove_loop(blocks: int = 4, budget_s: float = 1500.0, block_bits: int | None
     fresh_z3_context()
     ALIGNED.clear()
     with integer_terms(), abstract_primitives():
-        return _prove_loop(blocks, budget_s, block_bits, variant, verbose, merge, jobs, pushed, pre, rounds, bounds_contract=bounds)
+        return _prove_loop(blocks, budget_s, block_bits, variant, verbose, merge, jobs, pushed, pre, rounds,
+                           bounds_contract=bounds)
 
 
 def _prove_loop(nb: int, budget_s: float, block_bits: int | None, variant: Any, verbose: bool,
-                merge: str, jobs: int, pushed: bool, pre: tuple[str, ...], rounds: int, bounds_contract: bool) -> list[Row]:
+                merge: str, jobs: int, pushed: bool, pre: tuple[str, ...], rounds: int,
+                bounds_contract: bool) -> list[Row]:
     t0, budget, pcpu, terms, n = proof_start(budget_s, variant, block_bits)
     inst = setup_chunk_refresh(n, terms, nb)
     symbolic_geometry(pcpu, WalkBits(n), nb)
@@ -378,7 +380,8 @@ def main(argv: list[str] | None = None) -> int:
     sizes = "every block size" if bb is None else f"{bb} bits"
     lemma = BOUNDS_LEMMA if args.bounds else LEMMA
     print(f"== {lemma} by a loop invariant, {args.blocks} blocks of {sizes} (budget {args.budget:g} s)")
-    return 1 if run(args.blocks, args.budget, bb, args.verbose, args.merge, args.jobs, not args.fresh, args.bounds) else 0
+    open_rows = run(args.blocks, args.budget, bb, args.verbose, args.merge, args.jobs, not args.fresh, args.bounds)
+    return 1 if open_rows else 0
 
 
 if __name__ == "__main__":

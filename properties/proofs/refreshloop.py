@@ -46,7 +46,7 @@ import z3
 import impl.hints
 from impl.internal import MD_FIELDS, pcpu_block_md, pcpu_chunk
 from properties.oneline_args import OneLineParser
-from properties.proofs.absbitmap import AbsBitmap, AbsTruth, AbsWindow, Terms, axioms, close_under_pu
+from properties.proofs.absbitmap import AbsBitmap, AbsTruth, AbsWindow, axioms, close_under_pu
 from properties.proofs.abstractions import ALIGNED, BlockBits, abstract_primitives
 from properties.proofs.families import Family, Plan, Query, report, solve
 from properties.proofs.lemmas import md_fields, md_range_list
@@ -203,7 +203,7 @@ def _prove(budget_s: float, block_bits: int | None, variant: Any, verbose: bool,
                 first = False
                 for f in HINTS:
                     setattr(block, f, getattr(cut_md, f))
-                pair = next(real(SInt(cut_b), addr, size), None)
+                pair = next(real(SInt(cut_b), addr, size), None)  # type: ignore[arg-type]
                 if pair is None:
                     return
                 yield pair
@@ -275,7 +275,7 @@ def main(argv: list[str] | None = None) -> int:
         args = ap.parse_args(argv)
     except SystemExit as e:
         return 2 if e.code else 0
-    msg = ("--block-bits must be a power of two <= %d" % N_MAX if not block_bits_ok(args.block_bits) else
+    msg = (f"--block-bits must be a power of two <= {N_MAX}" if not block_bits_ok(args.block_bits) else
            "--budget must be > 0" if args.budget <= 0 else "--jobs must be >= 1" if args.jobs < 1 else "")
     if msg:
         print(f"refreshloop: {msg}", file=sys.stderr)

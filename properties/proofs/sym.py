@@ -466,6 +466,8 @@ class Run(_Ctx):
             raise PathLimit(f"more than {self.max_depth} decisions on one path")
         if i < len(self.prefix):
             d = self.prefix[i]
+        elif _PRUNE and _PRUNE[-1](cond):  # taken one way only (pruned)
+            d = z3.is_true(self._model().eval(cond, model_completion=True))
         else:
             d = z3.is_true(self._model().eval(cond, model_completion=True))
             other = z3.Not(cond) if d else cond
@@ -487,6 +489,23 @@ class Run(_Ctx):
         """A definitional side constraint created during the run; invalidates the model."""
         self._assert(c)
         self.model = None
+
+
+# the conditions an exploration takes one way only (the way the path's model takes them), innermost last
+_PRUNE: list[Callable[[z3.BoolRef], bool]] = []
+
+
+@contextlib.contextmanager
+def pruned(pred: Callable[[z3.BoolRef], bool]) -> Iterator[None]:
+    """Inside this block, a decision on a condition ``pred`` accepts is taken one way only: the way
+    the path's model takes it, without exploring the other.  An exploration is then complete
+    only for what does not depend on those conditions (summarised.py: one block's hints, when
+    the condition names another's); the caller answers for that."""
+    _PRUNE.append(pred)
+    try:
+        yield
+    finally:
+        _PRUNE.pop()
 
 
 def explore(

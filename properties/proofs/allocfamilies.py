@@ -1,0 +1,177 @@
+"""pcpu_block_update_hint_alloc()'s rows on a chunk of several blocks, with its calls as proved summaries.
+
+parametric.py runs pcpu_alloc_area()'s whole hint update through sym.explore,
+the rescans included, and bounds the free runs per block (runs_per_block):
+the block rescan loops over them.  Here the port's own chunk first_free
+update and pcpu_block_update_hint_alloc() run, but the two calls that loop
+are replaced by their summaries, each a lemma proved on its own:
+
+- pcpu_block_refresh_hint() on a block (refreshloop.py, every size, any
+  number of runs): at the call its precondition is an obligation
+  (``refresh_pre``: the hints in range, first_free not past the first free
+  bit of the block's new bitmap, a non-zero scan_hint a maximal free run
+  that no stretch starting before its end beats, asked at a fresh point);
+  after it the block's hints are fresh values with its post-condition
+  assumed (contig_hint exact, the scan_hint properties, first_free and
+  left_free kept, right_free the right run or 0).  Each block is rescanned
+  at most once (a second call raises PathLimit).
+- pcpu_chunk_refresh_hint(full_scan=False) (walkbounds.py, proved by
+  loopinv.py --bounds): at the call, chunk_md's first_free and scan_hint
+  sound and every block's hints naming free regions are obligations
+  (``walk_pre``); after it chunk_md's hints are fresh with its bound
+  properties assumed.
+
+The chunk rows the walk's contract does not state (inv_chunk_contig_hint_slack)
+are not claimed.  The rows the faithful port refutes (ledger F1, F3, F9, and
+F4: the rescan folds runs of one size forward, and a third one better
+aligned than the first leaves the second as a scan_hint equal to the
+contig_hint and before it) are not queried.
+
+The exploration, the families and the queries are freefamilies.py's
+(summarised.py holds what the two share).
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+from impl.internal import pcpu_block_md, pcpu_chunk
+from properties.oneline_args import OneLineParser
+from properties.proofs import refreshloop, walkbounds
+from properties.proofs.abstractions import one_way_overlap
+from properties.proofs.expected import EXPECTED
+from properties.proofs.families import parse_chunk_args, report
+from properties.proofs.lemmas import BLOCK_PROPS, CHUNK_PROPS, md_fields
+from properties.proofs.parametric import JOBS
+from properties.proofs.paramlemmas import NOT_PROVED, setup_chunk_hint_alloc
+from properties.proofs.prove import PROVED, Row
+from properties.proofs.summarised import HINTS, Proof, Summarised, Trace, memo_holds, prove_summarised
+from properties.proofs.sym import PathLimit, var
+
+LEMMA = "chunk_hint_alloc"
+MAX_BLOCKS = 4
+REFRESH_PRE, WALK_PRE_ROW = "refresh_pre", "walk_pre"
+# the rows the faithful port refutes: not queried
+LEDGER = {p: EXPECTED[(LEMMA, p)] for p in BLOCK_PROPS + CHUNK_PROPS if (LEMMA, p) in EXPECTED}
+LEDGER["inv_block_scan_hint_order"] = "F4"
+UNSTATED = {"inv_chunk_contig_hint_slack": "the walk's bounds contract (walkbounds.py) does not state it"}
+
+
+def _summaries(variant: Any) -> list[Row]:
+    return refreshloop.prove_refresh_loop(variant=variant)
+
+
+def _calls(p: Proof) -> None:
+    """Replaces the port's two looping calls by their summaries (module docstring)."""
+    post_j, terms = p.post_j, p.terms
+
+    def block_refresh(chunk: pcpu_chunk, index: Any) -> None:
+        tr: Trace = p.current[0]
+        block = chunk.md_blocks[index]
+        i = next(k for k, md in enumerate(chunk.md_blocks) if md is block)
+        if i in tr.updated:
+            raise PathLimit(f"block {i} rescanned twice: the summary does not apply")
+        at_call = copy.copy(block)
+        t, w, _ = post_j.blocks[i]
+        at = var(f"b{i}.prefix_at")
+        terms.add(at)
+        k = len(tr.assumed)
+        tr.obligations += [(f"{REFRESH_PRE}:{part}", i, f, k)
+                           for part, f in refreshloop.pre_parts(at_call, t.bm, at).items()]
+        tr.assumed += [f for _, _, f, _ in tr.obligations[-len(refreshloop.PRE):]]
+        fresh = md_fields(f"b{i}.after", 0)
+        fresh.nr_bits = block.nr_bits
+        tr.assumed += list(refreshloop.post_parts(fresh, at_call, t, w).values())
+        for f in HINTS:
+            setattr(block, f, getattr(fresh, f))
+        tr.updated[i] = fresh
+
+    def refresh(chunk: pcpu_chunk, full_scan: Any) -> None:
+        tr: Trace = p.current[0]
+        if full_scan is not False or tr.chunk_by:
+            raise PathLimit("pcpu_chunk_refresh_hint() with full_scan, or twice: no summary")
+        k = len(tr.assumed)
+        t, w = post_j.chunk
+        tr.obligations += [(f"{WALK_PRE_ROW}:{part}", -1, f, k)
+                           for part, f in walkbounds.chunk_pre(chunk.chunk_md, t, w, memo_holds).items()]
+        # the blocks' part of the precondition is asked at the end of every path (_at_end)
+        tr.marks["blocks at the walk"] = [[getattr(md, f) for f in HINTS] for md in chunk.md_blocks]
+        fresh = md_fields("chunk.after", 0)
+        fresh.nr_bits = chunk.chunk_md.nr_bits
+        tr.assumed += [memo_holds(q, fresh, t, w) for q in walkbounds.POST]
+        for f in HINTS:
+            setattr(chunk.chunk_md, f, getattr(fresh, f))
+        tr.chunk_by = "walk"
+
+    p.pcpu.pcpu_block_refresh_hint = block_refresh  # type: ignore[method-assign,assignment]
+    p.pcpu.pcpu_chunk_refresh_hint = refresh  # type: ignore[method-assign,assignment]
+
+
+def _at_end(tr: Trace, p: Proof) -> None:
+    """The walk's precondition on the blocks, asked of every path's last block hints.
+
+    Each block's exploration takes chunk_md's conditions one way only (Summarised.independent),
+    so a path that calls the walk may not be explored for a block: its hints are asked on every
+    path instead, which asks more.  They are the hints at the walk's call: a path that changes a
+    block after the walk raises PathLimit.
+    """
+    blocks = tr.chunk.md_blocks
+    at_walk = tr.marks.get("blocks at the walk")
+    if at_walk is not None and any(v is not w for md, vals in zip(blocks, at_walk, strict=True)
+                                   for v, w in zip([getattr(md, f) for f in HINTS], vals, strict=True)):
+        raise PathLimit("a block changed after the walk: its precondition was asked of other hints")
+    k = len(tr.assumed)
+    for i, md in enumerate(blocks):
+        tr.obligations += [(f"{WALK_PRE_ROW}:{part}", i, f, k)
+                           for part, f in walkbounds.block_pre(md, p.post_j.blocks[i][0]).items()]
+
+
+INDEPENDENT = ("pcpu_block_update_hint_alloc() writes a block's hints (itself or through the rescan) only under "
+               "conditions on that block's hints and the allocation's place, and chunk_md's only under conditions "
+               "on chunk_md's; tests/test_proofs_alloc.py checks the obligations against the full exploration")
+
+SPEC = Summarised(LEMMA, "pcpu_block_update_hint_alloc", setup_chunk_hint_alloc, _calls,
+                  (REFRESH_PRE, WALK_PRE_ROW), LEDGER, UNSTATED, _summaries,
+                  "given refreshloop.py's summary above and the walk's bounds contract (make proofs-chunk-loop "
+                  "BLOCKS={nb} LOOP_BITS={bits} BOUNDS=1)", independent=INDEPENDENT, at_end=_at_end)
+
+
+def prove_alloc(blocks: int = 4, budget_s: float = 600.0, block_bits: int | None = None, variant: Any = None,
+                verbose: bool = False, jobs: int = JOBS, rounds: int = 2) -> list[Row]:
+    """chunk_hint_alloc's rows on ``blocks`` blocks (every size, or ``block_bits``), with the summaries'
+    preconditions as rows of their own, after the block rescan summary's own rows."""
+    with one_way_overlap():
+        return prove_summarised(SPEC, blocks, budget_s, block_bits, variant, verbose, jobs, rounds)
+
+
+def run(blocks: int, budget_s: float, block_bits: int | None = None, verbose: bool = False,
+        jobs: int = JOBS) -> list[str]:
+    """Proves chunk_hint_alloc's rows on ``blocks`` blocks and prints them; returns the rows left open."""
+    rows = prove_alloc(blocks, budget_s, block_bits, verbose=verbose, jobs=jobs)
+    return [r for r in report(rows, f"on {blocks} blocks") if r.split(":")[1] not in LEDGER]
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = OneLineParser(prog="python -m properties.proofs.allocfamilies",
+                       description="pcpu_block_update_hint_alloc()'s rows on several blocks, with summaries")
+    ap.add_argument("--blocks", type=int, default=4, help=f"blocks per chunk, 2..{MAX_BLOCKS} (default 4)")
+    ap.add_argument("--budget", type=float, default=600.0,
+                    help="seconds (as Z3 units, prove.UNITS_PER_S), a cap split between the families before they start")
+    ap.add_argument("--block-bits", type=int, default=None, help="one power-of-two block size instead of every size")
+    ap.add_argument("--jobs", type=int, default=JOBS, help=f"families run in forked processes at once (default {JOBS})")
+    ap.add_argument("--verbose", action="store_true", help="one line per family and solver query")
+    args = parse_chunk_args(ap, argv, "allocfamilies", MAX_BLOCKS)
+    if isinstance(args, int):
+        return args
+    bb = args.block_bits
+    sizes = "every block size" if bb is None else f"{bb} bits"
+    print(f"== {LEMMA} with summaries, {args.blocks} blocks of {sizes} (budget {args.budget:g} s)", flush=True)
+    return 1 if run(args.blocks, args.budget, bb, args.verbose, args.jobs) else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
+
+
+__all__ = ["LEDGER", "NOT_PROVED", "PROVED", "main", "prove_alloc", "pcpu_block_md"]
