@@ -96,6 +96,26 @@ def subterms(ts: Iterable[z3.ExprRef]) -> Iterator[z3.ExprRef]:
         todo.extend(u.children())
 
 
+def raw_subterms(ts: Iterable[z3.ExprRef]) -> Iterator[tuple[int, Any]]:
+    """(AST id, raw AST) of each distinct subterm of ``ts``, in :func:`subterms`' order, through the C API:
+    no ExprRef per subterm (building them took most of a four-block proof's term collection)."""
+    ts = list(ts)
+    if not ts:
+        return
+    ctx = ts[0].ctx.ref()
+    seen: set[int] = set()
+    todo = [t.as_ast() for t in ts]
+    while todo:
+        a = todo.pop()
+        i = z3.Z3_get_ast_id(ctx, a)
+        if i in seen:
+            continue
+        seen.add(i)
+        yield i, a
+        if z3.Z3_get_ast_kind(ctx, a) == z3.Z3_APP_AST:
+            todo.extend(z3.Z3_get_app_arg(ctx, a, k) for k in range(z3.Z3_get_app_num_args(ctx, a)))
+
+
 def names_in(t: z3.ExprRef) -> set[str]:
     """The names of the constants (symbolic variables) term ``t`` is built from."""
     return {u.decl().name() for u in subterms([t]) if z3.is_const(u) and u.decl().kind() == z3.Z3_OP_UNINTERPRETED}

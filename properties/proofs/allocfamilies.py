@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import functools
 from typing import Any
 
 import z3
@@ -49,7 +50,7 @@ from properties.proofs.lemmas import BLOCK_PROPS, CHUNK_PROPS, md_fields
 from properties.proofs.parametric import JOBS
 from properties.proofs.paramlemmas import NOT_PROVED, Instance, setup_chunk_hint_alloc
 from properties.proofs.prove import PROVED, Row
-from properties.proofs.summarised import HINTS, Proof, Summarised, Trace, memo_holds, prove_summarised
+from properties.proofs.summarised import HINTS, Proof, Summarised, Trace, hint_key, memo, memo_holds, prove_summarised
 from properties.proofs.sym import PathLimit, var
 
 LEMMA = "chunk_hint_alloc"
@@ -82,12 +83,14 @@ def _calls(p: Proof) -> None:
         at = var(f"b{i}.prefix_at")
         terms.add(at)
         k = len(tr.assumed)
-        tr.obligations += [(f"{REFRESH_PRE}:{part}", i, f, k)
-                           for part, f in refreshloop.pre_parts(at_call, t.bm, at).items()]
-        tr.assumed += [f for _, _, f, _ in tr.obligations[-len(refreshloop.PRE):]]
+        key = (i, *hint_key(at_call))
+        pre = memo(("refresh_pre", *key), at_call, lambda: refreshloop.pre_parts(at_call, t.bm, at))
+        tr.obligations += [(f"{REFRESH_PRE}:{part}", i, f, k) for part, f in pre.items()]
+        tr.assumed += list(pre.values())
         fresh = md_fields(f"b{i}.after", 0)
         fresh.nr_bits = block.nr_bits
-        tr.assumed += list(refreshloop.post_parts(fresh, at_call, t, w).values())
+        tr.assumed += memo(("refresh_post", *key), at_call,
+                           lambda: list(refreshloop.post_parts(fresh, at_call, t, w).values()))
         for f in HINTS:
             setattr(block, f, getattr(fresh, f))
         tr.updated[i] = fresh
@@ -128,8 +131,10 @@ def _at_end(tr: Trace, p: Proof) -> None:
         raise PathLimit("a block changed after the walk: its precondition was asked of other hints")
     k = len(tr.assumed)
     for i, md in enumerate(blocks):
-        tr.obligations += [(f"{WALK_PRE_ROW}:{part}", i, f, k)
-                           for part, f in walkbounds.block_pre(md, p.post_j.blocks[i][0]).items()]
+        t = p.post_j.blocks[i][0]
+        parts = memo(("walk_pre", i, *hint_key(md)), [getattr(md, f) for f in HINTS],
+                     functools.partial(walkbounds.block_pre, md, t))
+        tr.obligations += [(f"{WALK_PRE_ROW}:{part}", i, f, k) for part, f in parts.items()]
 
 
 INDEPENDENT = ("pcpu_block_update_hint_alloc() writes a block's hints (itself or through the rescan) only under "

@@ -236,19 +236,35 @@ def resolved(bads: list[z3.BoolRef]) -> list[z3.BoolRef]:
     until neither applies.
     """
     def lits(b: z3.BoolRef) -> frozenset[int]:
-        cs = b.children() if z3.is_and(b) else [b]
-        for c in cs:
-            terms.setdefault(c.get_id(), c)
-        return frozenset(c.get_id() for c in cs)
+        # through the C API: an ExprRef per condition took most of the time on four blocks
+        a = b.as_ast()
+        if z3.is_and(b):
+            cs = [z3.Z3_get_app_arg(ctx.ref(), a, k) for k in range(z3.Z3_get_app_num_args(ctx.ref(), a))]
+        else:
+            cs = [a]
+        ids = [z3.Z3_get_ast_id(ctx.ref(), c) for c in cs]
+        for i, c in zip(ids, cs, strict=True):
+            if i not in terms:
+                raw[i] = c
+        return frozenset(ids)
+
+    def term(i: int) -> z3.BoolRef:
+        if i not in terms:
+            terms[i] = z3.BoolRef(raw[i], ctx)
+        return terms[i]
 
     def negated(i: int) -> int:
         if i not in neg:
-            c = terms[i]
+            c = term(i)
             n = c.arg(0) if z3.is_not(c) else z3.Not(c)
             terms.setdefault(n.get_id(), n)
             neg[i] = n.get_id()
         return neg[i]
 
+    if not bads:
+        return []
+    ctx = bads[0].ctx
+    raw: dict[int, Any] = {}  # the conditions' ASTs, alive while ``bads`` is
     terms: dict[int, z3.BoolRef] = {}
     neg: dict[int, int] = {}
     todo = {lits(b) for b in bads}
@@ -263,7 +279,7 @@ def resolved(bads: list[z3.BoolRef]) -> list[z3.BoolRef]:
         kept = {a for a in merged if not any(b < a for b in merged)}
         changed = changed or kept != todo
         todo = kept
-    return [z3.And(*[terms[i] for i in sorted(a)]) for a in sorted(todo, key=lambda x: (len(x), sorted(x)))]
+    return [z3.And(*[term(i) for i in sorted(a)]) for a in sorted(todo, key=lambda x: (len(x), sorted(x)))]
 
 
 def parse_chunk_args(ap: Any, argv: list[str] | None, tool: str, max_blocks: int) -> Any:

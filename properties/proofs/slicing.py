@@ -11,7 +11,7 @@ from typing import Any
 import z3
 
 from properties.proofs.absbitmap import Terms
-from properties.proofs.abstractions import subterms
+from properties.proofs.abstractions import raw_subterms
 
 # names_in per AST id, with the term (which keeps the id alive): paths share most of their
 # conditions, and walking each afresh took most of four blocks' exploration (names_in: 224 s of
@@ -50,9 +50,20 @@ def on_chunk(names: Collection[str]) -> bool:
 def applied(formulas: list[z3.BoolRef], bm: Any) -> dict[int, z3.ArithRef]:
     """The arguments ``bm``'s functions (nu, nf, pu) are applied to in ``formulas``."""
     fns = {f.get_id() for f in (bm.fnu, bm.fnf, bm.fpu)}
-    return {u.arg(0).get_id(): u.arg(0) for u in subterms(formulas) if z3.is_app(u) and u.decl().get_id() in fns}
+    if not formulas:
+        return {}
+    ctx = formulas[0].ctx
+    out: dict[int, z3.ArithRef] = {}
+    for _, a in raw_subterms(formulas):
+        if z3.Z3_get_ast_kind(ctx.ref(), a) != z3.Z3_APP_AST:
+            continue
+        d = z3.Z3_func_decl_to_ast(ctx.ref(), z3.Z3_get_app_decl(ctx.ref(), a))
+        if z3.Z3_get_ast_id(ctx.ref(), d) in fns:
+            arg = z3.Z3_get_app_arg(ctx.ref(), a, 0)
+            out[z3.Z3_get_ast_id(ctx.ref(), arg)] = z3.ArithRef(arg, ctx)
+    return out
 
 
 def terms_in(formulas: list[z3.BoolRef], terms: Terms) -> dict[int, z3.ArithRef]:
     """The registered terms (``terms.args``) that occur in ``formulas``."""
-    return {u.get_id(): terms.args[u.get_id()] for u in subterms(formulas) if u.get_id() in terms.args}
+    return {i: terms.args[i] for i, _ in raw_subterms(formulas) if i in terms.args}

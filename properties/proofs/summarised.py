@@ -113,6 +113,23 @@ _HOLDS: dict[tuple[Any, ...], z3.BoolRef] = {}
 _KEEP_MD: list[Any] = []
 
 
+# a caller's summary formulas by what they are built from (the hints' AST ids, kept alive with them)
+_MEMO: dict[tuple[Any, ...], Any] = {}
+
+
+def hint_key(md: pcpu_block_md) -> tuple[Any, ...]:
+    """The hint values of ``md`` as a key: ints, or the AST ids of their terms (kept alive by the caller)."""
+    return tuple(("e", v.e.get_id()) if isinstance(v, SInt) else ("v", v) for v in (getattr(md, f) for f in MD_FIELDS))
+
+
+def memo(key: tuple[Any, ...], keep: Any, build: Callable[[], Any]) -> Any:
+    """``build()``, once per ``key`` in a proof (``keep``: what keeps the key's AST ids alive)."""
+    if key not in _MEMO:
+        _KEEP_MD.append(keep)
+        _MEMO[key] = build()
+    return _MEMO[key]
+
+
 def memo_holds(p: str, md: pcpu_block_md, t: Any, w: Any) -> z3.BoolRef:
     """parametric.holds, memoized by the hint values (AST ids, kept alive) and the truth."""
     vals = [getattr(md, f) for f in MD_FIELDS]
@@ -190,6 +207,7 @@ def _in_context(spec: Summarised, blocks: int, budget_s: float, block_bits: int 
         NAMES.clear()
         _KEEP.clear()
         _HOLDS.clear()
+        _MEMO.clear()
         _KEEP_MD.clear()
 
 
@@ -433,8 +451,8 @@ def _rows(spec: Summarised, results: dict[str, z3.CheckSatResult], why: str, vac
     for p in (*spec.pre_rows, *ROWS):
         kind = PROPERTIES[p].kind if p in PROPERTIES else "summary"
         if p in spec.ledger:
-            why = spec.ledger[p] if ":" in spec.ledger[p] else f"{spec.ledger[p]}: refuted by the bounded proofs"
-            rows.append(Row(spec.lemma, p, kind, NOT_PROVED, dict(bounds), note=f"ledger {why}, not queried"))
+            found = spec.ledger[p] if ":" in spec.ledger[p] else f"{spec.ledger[p]}: refuted by the bounded proofs"
+            rows.append(Row(spec.lemma, p, kind, NOT_PROVED, dict(bounds), note=f"ledger {found}, not queried"))
             continue
         if p in spec.unstated:
             rows.append(Row(spec.lemma, p, kind, NOT_PROVED, dict(bounds), note=f"not claimed: {spec.unstated[p]}"))
