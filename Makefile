@@ -5,7 +5,7 @@ PY      := $(VENV)/bin/python
 STAMP   := $(VENV)/.installed
 SEED    ?= 0
 
-.PHONY: all venv test test-deep verify lint clean bench kernel-oracle replay validate-patch bench-tables mutation mutation-report mutation-witness mutation-reach time-to-detect c-agreement bench-c trace proofs proofs-all-sizes proofs-chunk proofs-chunk-loop proofs-chunk-fit proofs-chunk-free bench-proofs crosshair
+.PHONY: all venv test test-deep verify lint clean bench kernel-oracle replay validate-patch bench-tables mutation mutation-report mutation-witness mutation-reach time-to-detect c-agreement bench-c trace proofs proofs-all-sizes proofs-chunk proofs-chunk-loop proofs-chunk-fit proofs-chunk-free proofs-chunk-alloc proofs-refresh-loop bench-proofs crosshair
 
 all: verify
 
@@ -122,13 +122,26 @@ proofs-chunk-free: $(STAMP)
 	$(PY) -m properties.proofs.freefamilies --blocks $(or $(BLOCKS),2) \
 		$(if $(filter all,$(FREE_BITS)),,--block-bits $(or $(FREE_BITS),8)) --budget $(or $(PBUDGET),600)
 
+# chunk_hint_alloc with the block rescan and the walk as proved summaries (allocfamilies.py): four
+# blocks of 64 bits (about 1 minute); ALLOC_BITS=all for every size; ANYWHERE=1 drops the placement
+# assumption (left_free then has the reachability question's model)
+proofs-chunk-alloc: $(STAMP)
+	$(PY) -m properties.proofs.allocfamilies --blocks $(or $(BLOCKS),4) \
+		$(if $(filter all,$(ALLOC_BITS)),,--block-bits $(or $(ALLOC_BITS),64)) --budget $(or $(PBUDGET),600) \
+		$(if $(ANYWHERE),--anywhere)
+
+# pcpu_block_refresh_hint()'s rescan by a loop invariant, every block size (refreshloop.py; about 3 s)
+proofs-refresh-loop: $(STAMP)
+	$(PY) -m properties.proofs.refreshloop --budget $(or $(PBUDGET),300)
+
 # pcpu_chunk_refresh_hint() by a loop invariant (properties/proofs/loopinv.py): four blocks of 64 bits
 # (about 1.5 minutes); LOOP_BITS=all for every block size (four blocks: about 3 minutes and 1073M units,
-# a budget of 3000 to spare; docs/bench/proofs-chunk-loop.txt)
+# a budget of 3000 to spare; docs/bench/proofs-chunk-loop.txt); BOUNDS=1 proves the bounds contract with
+# full_scan false instead (walkbounds.py; four blocks of 64 bits in about 1.5 minutes)
 proofs-chunk-loop: $(STAMP)
 	$(PY) -m properties.proofs.loopinv --blocks $(or $(BLOCKS),4) \
 		$(if $(filter all,$(LOOP_BITS)),,--block-bits $(or $(LOOP_BITS),64)) \
-		--budget $(or $(PBUDGET),$(if $(filter all,$(LOOP_BITS)),3000,1500))
+		--budget $(or $(PBUDGET),$(if $(filter all,$(LOOP_BITS)),3000,1500)) $(if $(BOUNDS),--bounds)
 
 bench-proofs: $(STAMP)
 	$(PY) -m tools.bench_proofs --budget $(BUDGET)

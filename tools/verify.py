@@ -183,6 +183,20 @@ def free_step(blocks: int = 2, budget_s: float = 600.0) -> bool:
     return not run_free(blocks, budget_s)
 
 
+def alloc_step(blocks: int = 2, budget_s: float = 600.0) -> bool:
+    """chunk_hint_alloc with the block rescan and the walk as summaries (properties/proofs/allocfamilies.py)
+    on two blocks of every size, after the walk's bounds contract (loopinv.py --bounds) on the same; every
+    claimable row, and every summary row, must be PROVED."""
+    from properties.proofs.allocfamilies import run as run_alloc
+    from properties.proofs.loopinv import run as run_loop
+
+    print(f"\n== pcpu_chunk_refresh_hint(full_scan=false)'s bounds contract, {blocks} blocks of every size "
+          f"(budget {budget_s:g} s)")
+    walk_open = run_loop(blocks, budget_s, bounds=True)
+    print(f"\n== pcpu_block_update_hint_alloc with summaries, {blocks} blocks of every size (budget {budget_s:g} s)")
+    return not walk_open and not run_alloc(blocks, budget_s)
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = OneLineParser(prog="python -m tools.verify")
     ap.add_argument("--seed", type=int, default=0)
@@ -304,10 +318,11 @@ def main(argv: list[str] | None = None) -> int:
     loop_ok = loop_step()
     fit_ok = fit_step()
     free_ok = free_step()
+    alloc_ok = alloc_step()
 
     elapsed = time.time() - t0
     ok = (corpus_ok and not new_violation and not missing and not areamap_bad and kernel_ok and proofs_ok
-          and all_sizes_ok and loop_ok and fit_ok and free_ok)
+          and all_sizes_ok and loop_ok and fit_ok and free_ok and alloc_ok)
     print(f"\n== verdict: {'PASS' if ok else 'FAIL'}  ({steps_total} walk steps, {elapsed:.0f} s, seed {args.seed})")
     if not corpus_ok:
         print("   corpus mismatch or a ledger finding no longer reproduces")
@@ -327,6 +342,8 @@ def main(argv: list[str] | None = None) -> int:
         print("   a row of the fit search's proof by families is no longer proved")
     if not free_ok:
         print("   a row of chunk_hint_free's proof with summaries (or a summary's own) is no longer proved")
+    if not alloc_ok:
+        print("   a row of chunk_hint_alloc's proof with summaries (or the rescan's, or the walk's) is not proved")
     return 0 if ok else 1
 
 

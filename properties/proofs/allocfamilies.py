@@ -40,7 +40,7 @@ from typing import Any
 
 import z3
 
-from impl.internal import pcpu_block_md, pcpu_chunk
+from impl.internal import pcpu_chunk
 from properties.oneline_args import OneLineParser
 from properties.proofs import refreshloop, walkbounds
 from properties.proofs.abstractions import one_way_overlap
@@ -48,8 +48,8 @@ from properties.proofs.expected import EXPECTED
 from properties.proofs.families import parse_chunk_args, report
 from properties.proofs.lemmas import BLOCK_PROPS, CHUNK_PROPS, md_fields
 from properties.proofs.parametric import JOBS
-from properties.proofs.paramlemmas import NOT_PROVED, Instance, setup_chunk_hint_alloc
-from properties.proofs.prove import PROVED, Row
+from properties.proofs.paramlemmas import Instance, setup_chunk_hint_alloc
+from properties.proofs.prove import Row
 from properties.proofs.summarised import HINTS, Proof, Summarised, Trace, hint_key, memo, memo_holds, prove_summarised
 from properties.proofs.sym import PathLimit, var
 
@@ -173,15 +173,19 @@ def prove_alloc(blocks: int = 4, budget_s: float = 600.0, block_bits: int | None
     """chunk_hint_alloc's rows on ``blocks`` blocks (every size, or ``block_bits``), with the summaries'
     preconditions as rows of their own, after the block rescan summary's own rows.  ``anywhere``: the
     allocation may start anywhere in a free area (not assuming :func:`placed`)."""
-    spec = SPEC if anywhere else dataclasses.replace(SPEC, setup=_setup_placed)
     with one_way_overlap():
-        return prove_summarised(spec, blocks, budget_s, block_bits, variant, verbose, jobs, rounds)
+        return prove_summarised(spec(anywhere), blocks, budget_s, block_bits, variant, verbose, jobs, rounds)
+
+
+def spec(anywhere: bool = False) -> Summarised:
+    """The lemma with the placement assumption (:func:`placed`), or without it (``anywhere``)."""
+    return SPEC if anywhere else dataclasses.replace(SPEC, setup=_setup_placed)
 
 
 def run(blocks: int, budget_s: float, block_bits: int | None = None, verbose: bool = False,
-        jobs: int = JOBS) -> list[str]:
+        jobs: int = JOBS, anywhere: bool = False) -> list[str]:
     """Proves chunk_hint_alloc's rows on ``blocks`` blocks and prints them; returns the rows left open."""
-    rows = prove_alloc(blocks, budget_s, block_bits, verbose=verbose, jobs=jobs)
+    rows = prove_alloc(blocks, budget_s, block_bits, verbose=verbose, jobs=jobs, anywhere=anywhere)
     # the ledger's rows are refuted on the faithful port, and no summary states the unstated ones
     return [r for r in report(rows, f"on {blocks} blocks") if r.split(":")[1] not in {**LEDGER, **UNSTATED}]
 
@@ -194,18 +198,20 @@ def main(argv: list[str] | None = None) -> int:
                     help="seconds (as Z3 units, prove.UNITS_PER_S), a cap split between the families before they start")
     ap.add_argument("--block-bits", type=int, default=None, help="one power-of-two block size instead of every size")
     ap.add_argument("--jobs", type=int, default=JOBS, help=f"families run in forked processes at once (default {JOBS})")
+    ap.add_argument("--anywhere", action="store_true",
+                    help="the allocation may start anywhere in a free area (no placement assumption: left_free "
+                         "and the walk's precondition then have the reachability question's model)")
     ap.add_argument("--verbose", action="store_true", help="one line per family and solver query")
     args = parse_chunk_args(ap, argv, "allocfamilies", MAX_BLOCKS)
     if isinstance(args, int):
         return args
     bb = args.block_bits
     sizes = "every block size" if bb is None else f"{bb} bits"
-    print(f"== {LEMMA} with summaries, {args.blocks} blocks of {sizes} (budget {args.budget:g} s)", flush=True)
-    return 1 if run(args.blocks, args.budget, bb, args.verbose, args.jobs) else 0
+    where = "anywhere in a free area" if args.anywhere else "placed as the search places it"
+    print(f"== {LEMMA} with summaries, {args.blocks} blocks of {sizes}, the allocation {where} "
+          f"(budget {args.budget:g} s)", flush=True)
+    return 1 if run(args.blocks, args.budget, bb, args.verbose, args.jobs, args.anywhere) else 0
 
 
 if __name__ == "__main__":
     raise SystemExit(main())
-
-
-__all__ = ["LEDGER", "NOT_PROVED", "PROVED", "main", "prove_alloc", "pcpu_block_md"]

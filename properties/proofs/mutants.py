@@ -38,6 +38,9 @@ EXTRA: dict[str, Mutant] = {
         Mutant("block_update_left_free_one_more", "pcpu_block_update",
                "block.left_free = contig", "block.left_free = contig + 1",
                "a run at the left edge is stored one bit longer (past nr_bits for a wholly free block)"),
+        Mutant("next_md_region_left_free_one_more", "pcpu_next_md_free_region",
+               "bits += block.left_free", "bits += block.left_free + 1",
+               "a run carried across a block edge is counted one bit into the used bit after it"),
         Mutant("next_md_region_skips_contig_at_cut", "pcpu_next_md_free_region",
                "and block.contig_hint_start >= block_off", "and block.contig_hint_start > block_off",
                "a block's contig_hint that starts right where the walk resumes is passed over"),
@@ -83,4 +86,23 @@ SUMMARY_MUTANTS: dict[str, str] = {
 PARAM_FOR_LEMMA: dict[str, tuple[str, str]] = {  # lemma -> (mutant, the property it breaks)
     # next_fit_no_align breaks fit_start_leads_to_fit, which the two-block proof leaves to the bounded one
     "chunk_find_fit": ("next_fit_contig_strict", "fit_found_if_one_exists"),
+}
+
+# mutants -> the row of refreshloop.py's rescan proof that finds a model on them (every size)
+REFRESH_LOOP_MUTANTS: dict[str, str] = {
+    "refresh_hint_keeps_contig": "loop_invariant_established",
+    "refresh_hint_keeps_right_free": "loop_invariant_established",
+    "block_update_first_free_at_start": "loop_invariant_kept",
+}
+
+# mutants of pcpu_next_md_free_region() -> the row of the walk's bounds contract (loopinv.py --bounds) that
+# finds a model on them (two blocks of 8 bits)
+BOUNDS_MUTANTS: dict[str, str] = {
+    "next_md_region_left_free_one_more": "loop_invariant_kept",
+}
+
+# mutants of pcpu_block_update_hint_alloc() -> the chunk_hint_alloc row allocfamilies.py finds a model for
+ALLOC_MUTANTS: dict[str, str] = {
+    "hint_alloc_keeps_left_free": "inv_block_left_free",
+    "hint_alloc_keeps_chunk_scan_hint": "inv_chunk_scan_hint",
 }
