@@ -37,10 +37,10 @@ import z3
 
 from properties.proofs.absbitmap import Terms
 from properties.proofs.parallel import forked
-from properties.proofs.parametric import RESULT_OF, row_line
+from properties.proofs.parametric import RESULT_OF, row_line, row_verdict
 from properties.proofs.paramlemmas import N_MAX, block_bits_ok
 from properties.proofs.prove import PROVED, Row
-from properties.proofs.sym import Budget, PathLimit, Unknown
+from properties.proofs.sym import Budget, PathEnd, PathLimit, Run, Unknown, explore
 
 _RANK = [z3.unsat, z3.unknown, z3.sat]  # CheckSatResult is not hashable
 
@@ -214,6 +214,36 @@ def answer(family: Family, queries: list[Query], ks: list[int], within: Budget, 
                 print(f"  pass {pass_} {q.row} {q.part} ({str(q.case).replace(chr(10), '')}): {out[k]}, "
                       f"{(within.used - used) / 1e6:.1f}M units, {time.perf_counter() - tq:.1f}s", flush=True)
     return [str(out[k]) for k in ks]
+
+
+ESTABLISHED, KEPT = "loop_invariant_established", "loop_invariant_kept"  # the rows of a proof by induction
+
+
+def explorer_for(run: Callable[[Family], Any], on_path: Callable[[Family, PathEnd, Run], None]
+                 ) -> Callable[[Family, Budget], None]:
+    """Plan.explore for a loop's families: ``run(family)`` on every path under the family's explore_assume."""
+    def explore_family(family: Family, within: Budget) -> None:
+        explorer = z3.SolverFor("QF_UFLIA")
+        explorer.add(*family.explore_assume)
+        explore(explorer, functools.partial(run, family), functools.partial(on_path, family), budget=within,
+                keep=False)
+    return explore_family
+
+
+def induction_rows(lemma: str, exit_rows: tuple[str, ...], out: Outcome, bounds: dict[str, Any]) -> list[Row]:
+    """The rows of a proof by induction: ESTABLISHED, KEPT, and each of ``exit_rows``, which is PROVED
+    only when its exit queries and both induction rows are unsatisfiable."""
+    from properties.registry import PROPERTIES
+
+    induction = [out.results.get(ESTABLISHED), out.results.get(KEPT)]
+    rows = []
+    for row in (ESTABLISHED, KEPT, *exit_rows):
+        r = out.results.get(row, z3.unknown)
+        ok = not out.why and r == z3.unsat and (row in (ESTABLISHED, KEPT) or all(x == z3.unsat for x in induction))
+        verdict, note = row_verdict(r, ok, out.why, out.vacuous, unclosed="the induction is not closed")
+        kind = "induction" if row in (ESTABLISHED, KEPT) else PROPERTIES[row].kind if row in PROPERTIES else "summary"
+        rows.append(Row(lemma, row, kind, verdict, dict(bounds), note=note))
+    return rows
 
 
 def report(rows: list[Row], how: str) -> list[str]:

@@ -37,7 +37,6 @@ families run through families.py.
 from __future__ import annotations
 
 import copy
-import functools
 from dataclasses import dataclass
 from typing import Any
 
@@ -48,7 +47,18 @@ from properties.oneline_args import OneLineParser
 from properties.proofs import walkbounds
 from properties.proofs.absbitmap import AbsBitmap, Terms, axioms, close_under_pu
 from properties.proofs.abstractions import ALIGNED, BlockBits, abstract_primitives
-from properties.proofs.families import Family, Plan, Query, parse_chunk_args, report, solve
+from properties.proofs.families import (
+    ESTABLISHED,
+    KEPT,
+    Family,
+    Plan,
+    Query,
+    explorer_for,
+    induction_rows,
+    parse_chunk_args,
+    report,
+    solve,
+)
 from properties.proofs.lemmas import CHUNK_PROPS, md_fields, md_range_list
 from properties.proofs.parametric import (
     FORK_ON,
@@ -56,7 +66,6 @@ from properties.proofs.parametric import (
     Judge,
     holds,
     proof_start,
-    row_verdict,
     stamped,
     symbolic_geometry,
 )
@@ -71,13 +80,11 @@ from properties.proofs.sym import (
     PathLimit,
     Run,
     SInt,
-    explore,
     integer_terms,
     lift,
     merged,
     var,
 )
-from properties.registry import PROPERTIES
 
 LEMMA = "chunk_refresh_hint"
 BOUNDS_LEMMA = "chunk_refresh_bounds"  # the walkbounds.py contract, full_scan false
@@ -88,7 +95,6 @@ HINTS = [f for f in MD_FIELDS if f != "nr_bits"]
 # inv_block_contig_hint_start, two blocks of every size leave the invariant unproved (test_proofs_loop)
 WALK_PRE = ("inv_chunk_first_free_lower", "inv_chunk_scan_hint", "inv_block_contig_hint",
             "inv_block_contig_hint_start", "inv_block_left_free", "inv_block_right_free")
-ESTABLISHED, KEPT = "loop_invariant_established", "loop_invariant_kept"
 MATCHED = "largest_matched"
 
 
@@ -284,7 +290,7 @@ def _prove_loop(nb: int, budget_s: float, block_bits: int | None, variant: Any, 
     # it by the blocks the chunk's largest run starts and ends in, keeping it by the way the
     # largest run was matched at the cut
     base = dict(terms.args)  # the setup's terms
-    kept_assume = [*established.assume, *parts(cut_md, cut_b).values()]
+    kept_assume = [*established.assume, z3.And(*parts(cut_md, cut_b).values())]
     for fam in kept:
         fam.assume = [*kept_assume, fam.explore_assume[-1]]
     t = judge.chunk[0]
@@ -299,12 +305,6 @@ def _prove_loop(nb: int, budget_s: float, block_bits: int | None, variant: Any, 
                 queries.append(Query(family, family.name, part, case))
     queries += [Query(fam, row, row, z3.BoolVal(True)) for fam in kept for row in exit_rows]
     cut_terms = {k: v for k, v in terms.args.items() if k not in base}
-
-    def explore_family(family: Family, within: Budget) -> None:
-        explorer = z3.SolverFor("QF_UFLIA")
-        explorer.add(*family.explore_assume)
-        explore(explorer, functools.partial(run, family), functools.partial(on_path, family), budget=within,
-                keep=False)
 
     def facts(family: Family, before: dict[int, Any]) -> tuple[list[z3.BoolRef], int]:
         """Instances over the terms of the family's own paths (and the setup's, and for the kept
@@ -331,18 +331,11 @@ def _prove_loop(nb: int, budget_s: float, block_bits: int | None, variant: Any, 
     # the kept families of the early blocks first (they have the most paths), the established one
     # before the last block's, so the pool's two processes end close together
     order = [*kept[:-3], established, *kept[-3:]]
-    out = solve(Plan(order, queries, terms, explore_family, facts, vacuity, pushed, verbose, rounds), budget, jobs)
-    why, vacuous, results = out.why, out.vacuous, out.results
+    out = solve(Plan(order, queries, terms, explorer_for(run, on_path), facts, vacuity, pushed, verbose, rounds),
+                budget, jobs)
     bounds: dict[str, Any] = {"block_bits": POW2_SIZES if block_bits is None else block_bits, "blocks": nb,
                               "paths": out.paths, "terms": out.terms}
-    induction = [results.get(ESTABLISHED), results.get(KEPT)]
-    rows = []
-    for row in (ESTABLISHED, KEPT, *exit_rows):
-        r = results.get(row, z3.unknown)
-        ok = not why and r == z3.unsat and (row in (ESTABLISHED, KEPT) or all(x == z3.unsat for x in induction))
-        verdict, note = row_verdict(r, ok, why, vacuous, unclosed="the induction is not closed")
-        kind = "induction" if row in (ESTABLISHED, KEPT) else PROPERTIES[row].kind
-        rows.append(Row(lemma, row, kind, verdict, dict(bounds), note=note))
+    rows = induction_rows(lemma, exit_rows, out, bounds)
     return stamped(rows, t0, budget)
 
 

@@ -38,7 +38,6 @@ that ends at the block end is never rescanned).
 from __future__ import annotations
 
 import copy
-import functools
 from typing import Any
 
 import z3
@@ -48,7 +47,17 @@ from impl.internal import MD_FIELDS, pcpu_block_md, pcpu_chunk
 from properties.oneline_args import OneLineParser
 from properties.proofs.absbitmap import AbsBitmap, AbsTruth, AbsWindow, axioms, close_under_pu
 from properties.proofs.abstractions import ALIGNED, BlockBits, abstract_primitives
-from properties.proofs.families import Family, Plan, Query, report, solve
+from properties.proofs.families import (
+    ESTABLISHED,
+    KEPT,
+    Family,
+    Plan,
+    Query,
+    explorer_for,
+    induction_rows,
+    report,
+    solve,
+)
 from properties.proofs.lemmas import md_fields, md_range_list
 from properties.proofs.loopinv import Cut
 from properties.proofs.parametric import (
@@ -56,19 +65,16 @@ from properties.proofs.parametric import (
     JOBS,
     holds,
     proof_start,
-    row_verdict,
     scan_prefix,
     stamped,
     symbolic_geometry,
 )
 from properties.proofs.paramlemmas import N_MAX, POW2_SIZES, _chunk, block_bits_ok
 from properties.proofs.prove import Row, fresh_z3_context
-from properties.proofs.sym import Budget, PathEnd, PathLimit, Run, SInt, explore, integer_terms, lift, merged, var
-from properties.registry import PROPERTIES
+from properties.proofs.sym import Budget, PathEnd, PathLimit, Run, SInt, integer_terms, lift, merged, var
 
 LEMMA = "block_refresh_loop"
 HINTS = [f for f in MD_FIELDS if f != "nr_bits"]
-ESTABLISHED, KEPT = "loop_invariant_established", "loop_invariant_kept"
 # the registry's block properties the rescan leaves (right_free: ledger F3, stated exactly below instead;
 # left_free and first_free: it does not rescan them, stated as what it keeps)
 # inv_block_scan_hint_order is not one: three runs of one size, the third better aligned than the
@@ -230,12 +236,6 @@ def _prove(budget_s: float, block_bits: int | None, variant: Any, verbose: bool,
     queries += [Query(kept, p, f"post:{p}", z3.BoolVal(True)) for p in POST]
     base = dict(terms.args)
 
-    def explore_family(family: Family, within: Budget) -> None:
-        explorer = z3.SolverFor("QF_UFLIA")
-        explorer.add(*family.explore_assume)
-        explore(explorer, functools.partial(run, family), functools.partial(on_path, family), budget=within,
-                keep=False)
-
     def facts(family: Family, before: dict[int, Any]) -> tuple[list[z3.BoolRef], int]:
         close_under_pu(bm)
         args = list(terms.args.values())
@@ -247,18 +247,11 @@ def _prove(budget_s: float, block_bits: int | None, variant: Any, verbose: bool,
         s.add(*assume, *axioms(bm, args), *[t.stretch_bounded(a) for a in args], scan_prefix(md0, t, args))
         return str(within.check(s))
 
-    out = solve(Plan([kept, established], queries, terms, explore_family, facts, vacuity, True, verbose), budget, jobs)
-    why, vacuous, results = out.why, out.vacuous, out.results
+    out = solve(Plan([kept, established], queries, terms, explorer_for(run, on_path), facts, vacuity, True, verbose),
+                budget, jobs)
     bounds: dict[str, Any] = {"block_bits": POW2_SIZES if block_bits is None else block_bits, "blocks": 1,
                               "paths": out.paths, "terms": out.terms}
-    induction = [results.get(ESTABLISHED), results.get(KEPT)]
-    rows = []
-    for row in (ESTABLISHED, KEPT, *POST):
-        r = results.get(row, z3.unknown)
-        ok = not why and r == z3.unsat and (row in (ESTABLISHED, KEPT) or all(x == z3.unsat for x in induction))
-        verdict, note = row_verdict(r, ok, why, vacuous, unclosed="the induction is not closed")
-        kind = "induction" if row in (ESTABLISHED, KEPT) else PROPERTIES[row].kind if row in PROPERTIES else "summary"
-        rows.append(Row(LEMMA, row, kind, verdict, dict(bounds), note=note))
+    rows = induction_rows(LEMMA, POST, out, bounds)
     return stamped(rows, t0, budget)
 
 
