@@ -41,11 +41,10 @@ from typing import Any
 import z3
 
 from impl.internal import pcpu_chunk
-from properties.oneline_args import OneLineParser
 from properties.proofs import refreshloop, walkbounds
 from properties.proofs.abstractions import one_way_overlap
 from properties.proofs.expected import EXPECTED
-from properties.proofs.families import parse_chunk_args, report
+from properties.proofs.families import chunk_parser, parse_chunk_args, report, sizes_text
 from properties.proofs.lemmas import BLOCK_PROPS, CHUNK_PROPS, md_fields
 from properties.proofs.parametric import JOBS
 from properties.proofs.paramlemmas import Instance, setup_chunk_hint_alloc
@@ -191,22 +190,15 @@ def run(blocks: int, budget_s: float, block_bits: int | None = None, verbose: bo
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = OneLineParser(prog="python -m properties.proofs.allocfamilies",
-                       description="pcpu_block_update_hint_alloc()'s rows on several blocks, with summaries")
-    ap.add_argument("--blocks", type=int, default=4, help=f"blocks per chunk, 2..{MAX_BLOCKS} (default 4)")
-    ap.add_argument("--budget", type=float, default=600.0,
-                    help="seconds (as Z3 units, prove.UNITS_PER_S), a cap split between the families before they start")
-    ap.add_argument("--block-bits", type=int, default=None, help="one power-of-two block size instead of every size")
-    ap.add_argument("--jobs", type=int, default=JOBS, help=f"families run in forked processes at once (default {JOBS})")
+    ap = chunk_parser("allocfamilies", "pcpu_block_update_hint_alloc()'s rows on several blocks, with summaries",
+                      MAX_BLOCKS, JOBS)
     ap.add_argument("--anywhere", action="store_true",
                     help="the allocation may start anywhere in a free area (no placement assumption: left_free "
                          "and the walk's precondition then have the reachability question's model)")
-    ap.add_argument("--verbose", action="store_true", help="one line per family and solver query")
     args = parse_chunk_args(ap, argv, "allocfamilies", MAX_BLOCKS)
     if isinstance(args, int):
         return args
-    bb = args.block_bits
-    sizes = "every block size" if bb is None else f"{bb} bits"
+    bb, sizes = args.block_bits, sizes_text(args.block_bits)
     where = "anywhere in a free area" if args.anywhere else "placed as the search places it"
     print(f"== {LEMMA} with summaries, {args.blocks} blocks of {sizes}, the allocation {where} "
           f"(budget {args.budget:g} s)", flush=True)

@@ -312,6 +312,27 @@ def resolved(bads: list[z3.BoolRef]) -> list[z3.BoolRef]:
     return [z3.And(*[term(i) for i in sorted(a)]) for a in sorted(todo, key=lambda x: (len(x), sorted(x)))]
 
 
+def chunk_parser(module: str, description: str, max_blocks: int, jobs: int) -> Any:
+    """The command line of a chunk proof by families (``python -m properties.proofs.<module>``): --blocks,
+    --budget, --block-bits, --jobs and --verbose; the caller adds its own and parses with parse_chunk_args."""
+    from properties.oneline_args import OneLineParser
+
+    ap = OneLineParser(prog=f"python -m properties.proofs.{module}", description=description)
+    ap.add_argument("--blocks", type=int, default=4, help=f"blocks per chunk, 2..{max_blocks} (default 4)")
+    ap.add_argument("--budget", type=float, default=600.0,
+                    help="seconds (as Z3 units, prove.UNITS_PER_S), a cap split between the families before they start")
+    ap.add_argument("--block-bits", type=int, default=None, help="one power-of-two block size instead of every size")
+    ap.add_argument("--jobs", type=int, default=jobs,
+                    help=f"families run in forked processes at once (default {jobs}; the verdicts and units do not "
+                         "depend on it)")
+    ap.add_argument("--verbose", action="store_true", help="one line per family and solver query")
+    return ap
+
+
+def sizes_text(block_bits: int | None) -> str:
+    return "every block size" if block_bits is None else f"{block_bits} bits"
+
+
 def parse_chunk_args(ap: Any, argv: list[str] | None, tool: str, max_blocks: int) -> Any:
     """``ap``'s arguments (with --blocks, --block-bits, --budget and --jobs), or the exit status: 0 after
     --help, 2 after one line on stderr for a bad argument."""

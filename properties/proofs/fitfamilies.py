@@ -28,10 +28,9 @@ from typing import Any
 
 import z3
 
-from properties.oneline_args import OneLineParser
 from properties.proofs.absbitmap import axioms, close_under_pu
 from properties.proofs.abstractions import ALIGNED, BlockBits, abstract_primitives
-from properties.proofs.families import Family, Plan, Query, parse_chunk_args, report, solve
+from properties.proofs.families import Family, Plan, Query, chunk_parser, parse_chunk_args, report, sizes_text, solve
 from properties.proofs.lemmas import ALL_PRE, BLOCK_PROPS, FIT_PROPS
 from properties.proofs.parametric import JOBS, Judge, _twin, holds, proof_start, row_verdict, stamped, symbolic_geometry
 from properties.proofs.paramlemmas import POW2_SIZES, setup_chunk_find_fit
@@ -322,24 +321,15 @@ def run(blocks: int, budget_s: float, block_bits: int | None = None, props: list
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = OneLineParser(prog="python -m properties.proofs.fitfamilies",
-                       description="pcpu_find_block_fit()'s fit rows on several blocks, by families of paths")
-    ap.add_argument("--blocks", type=int, default=4, help=f"blocks per chunk, 2..{MAX_BLOCKS} (default 4)")
-    ap.add_argument("--budget", type=float, default=600.0,
-                    help="seconds (as Z3 units, prove.UNITS_PER_S), a cap split between the families before they start")
-    ap.add_argument("--block-bits", type=int, default=None, help="one power-of-two block size instead of every size")
+    ap = chunk_parser("fitfamilies", "pcpu_find_block_fit()'s fit rows on several blocks, by families of paths",
+                      MAX_BLOCKS, JOBS)
     ap.add_argument("--prop", action="append", choices=FIT_PROPS, help="a fit row (repeatable; default both)")
-    ap.add_argument("--jobs", type=int, default=JOBS,
-                    help=f"families run in forked processes at once (default {JOBS}; the verdicts and units do not "
-                         "depend on it)")
-    ap.add_argument("--verbose", action="store_true", help="one line per family and solver query")
     args = parse_chunk_args(ap, argv, "fitfamilies", MAX_BLOCKS)
     if isinstance(args, int):
         return args
-    bb = args.block_bits
-    sizes = "every block size" if bb is None else f"{bb} bits"
-    print(f"== {LEMMA} by families of paths, {args.blocks} blocks of {sizes} (budget {args.budget:g} s)", flush=True)
-    return 1 if run(args.blocks, args.budget, bb, args.prop, args.verbose, args.jobs) else 0
+    print(f"== {LEMMA} by families of paths, {args.blocks} blocks of {sizes_text(args.block_bits)} "
+          f"(budget {args.budget:g} s)", flush=True)
+    return 1 if run(args.blocks, args.budget, args.block_bits, args.prop, args.verbose, args.jobs) else 0
 
 
 if __name__ == "__main__":

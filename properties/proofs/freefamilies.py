@@ -45,9 +45,8 @@ from typing import Any
 import z3
 
 from impl.internal import pcpu_block_md, pcpu_chunk
-from properties.oneline_args import OneLineParser
 from properties.proofs.expected import EXPECTED
-from properties.proofs.families import parse_chunk_args, report
+from properties.proofs.families import chunk_parser, parse_chunk_args, report, sizes_text
 from properties.proofs.lemmas import BLOCK_PROPS, CHUNK_PROPS, md_fields, md_range_list
 from properties.proofs.loopinv import WALK_PRE
 from properties.proofs.parametric import JOBS
@@ -177,21 +176,14 @@ def run(blocks: int, budget_s: float, block_bits: int | None = None, verbose: bo
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = OneLineParser(prog="python -m properties.proofs.freefamilies",
-                       description="pcpu_block_update_hint_free()'s rows on several blocks, with summaries")
-    ap.add_argument("--blocks", type=int, default=4, help=f"blocks per chunk, 2..{MAX_BLOCKS} (default 4)")
-    ap.add_argument("--budget", type=float, default=600.0,
-                    help="seconds (as Z3 units, prove.UNITS_PER_S), a cap split between the families before they start")
-    ap.add_argument("--block-bits", type=int, default=None, help="one power-of-two block size instead of every size")
-    ap.add_argument("--jobs", type=int, default=JOBS, help=f"families run in forked processes at once (default {JOBS})")
-    ap.add_argument("--verbose", action="store_true", help="one line per family and solver query")
+    ap = chunk_parser("freefamilies", "pcpu_block_update_hint_free()'s rows on several blocks, with summaries",
+                      MAX_BLOCKS, JOBS)
     args = parse_chunk_args(ap, argv, "freefamilies", MAX_BLOCKS)
     if isinstance(args, int):
         return args
-    bb = args.block_bits
-    sizes = "every block size" if bb is None else f"{bb} bits"
-    print(f"== {LEMMA} with summaries, {args.blocks} blocks of {sizes} (budget {args.budget:g} s)", flush=True)
-    return 1 if run(args.blocks, args.budget, bb, args.verbose, args.jobs) else 0
+    print(f"== {LEMMA} with summaries, {args.blocks} blocks of {sizes_text(args.block_bits)} "
+          f"(budget {args.budget:g} s)", flush=True)
+    return 1 if run(args.blocks, args.budget, args.block_bits, args.verbose, args.jobs) else 0
 
 
 if __name__ == "__main__":
