@@ -49,7 +49,17 @@ from properties.proofs.lemmas import BLOCK_PROPS, CHUNK_PROPS, md_fields
 from properties.proofs.parametric import JOBS
 from properties.proofs.paramlemmas import Instance, setup_chunk_hint_alloc
 from properties.proofs.prove import Row
-from properties.proofs.summarised import HINTS, Proof, Summarised, Trace, hint_key, memo, memo_holds, prove_summarised
+from properties.proofs.summarised import (
+    HINTS,
+    Proof,
+    Summarised,
+    Trace,
+    hint_key,
+    independence_gap,
+    memo,
+    memo_holds,
+    prove_summarised,
+)
 from properties.proofs.sym import PathLimit, var
 
 LEMMA = "chunk_hint_alloc"
@@ -174,6 +184,13 @@ def prove_alloc(blocks: int = 4, budget_s: float = 600.0, block_bits: int | None
     allocation may start anywhere in a free area (not assuming :func:`placed`)."""
     with one_way_overlap():
         return prove_summarised(spec(anywhere), blocks, budget_s, block_bits, variant, verbose, jobs, rounds)
+
+
+def check_independence(blocks: int, block_bits: int, variant: Any = None) -> tuple[int, int]:
+    """summarised.independence_gap for this lemma: (obligations of the full exploration the pruned ones do
+    not cover, obligations of the full exploration)."""
+    with one_way_overlap():
+        return independence_gap(spec(), blocks, block_bits, variant=variant)
 
 
 def spec(anywhere: bool = False) -> Summarised:
