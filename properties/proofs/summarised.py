@@ -24,6 +24,14 @@ terms (:func:`_renaming`), and each family's obligations are resolved
 may assume the preconditions recorded before it: each is proved as its own
 row.  A row is claimed only when its own queries, every summary
 precondition and the summaries' own rows are unsatisfiable.
+
+With ``Summarised.independent`` (allocfamilies.py), the paths are explored
+once per block and once for chunk_md, each time with the conditions on the
+others' hints taken one way only (sym.pruned), and each obligation keeps
+only its cone (:func:`coned`).  That is sound when the update writes a
+block's hints only under conditions on that block's hints and the change's
+place, and chunk_md's only under chunk_md's: :func:`independence_gap`
+checks it on one instance against the full exploration.
 """
 
 from __future__ import annotations
