@@ -95,7 +95,7 @@ def test_expected_refutations_name_existing_ledger_entries() -> None:
 @pytest.mark.unit
 def test_triage_rows_are_not_findings(monkeypatch: pytest.MonkeyPatch) -> None:
     """A refutation under triage has no ledger entry and is labelled as such, never as expected."""
-    # the table is empty since F9 was triaged; a planted row shows the labelling still works
+    # a planted row besides the table's own shows the labelling works for any
     monkeypatch.setitem(TRIAGE, ("block_update", "inv_block_left_free"), "planted row")
     for lemma, prop in TRIAGE:
         assert lemma in LEMMAS and (lemma, prop) not in EXPECTED
