@@ -69,7 +69,8 @@ MAX_BLOCKS = 4
 REFRESH_PRE, WALK_PRE_ROW = "refresh_pre", "walk_pre"
 # the rows the faithful port refutes: not queried
 LEDGER = {p: EXPECTED[(LEMMA, p)] for p in BLOCK_PROPS + CHUNK_PROPS if (LEMMA, p) in EXPECTED}
-LEDGER["inv_block_scan_hint_order"] = (  # EXPECTED's F4, with how it is reached"F4: the rescan folds runs of one size forward, and a third one better "
+# EXPECTED's F4, with how it is reached
+LEDGER["inv_block_scan_hint_order"] = ("F4: the rescan folds runs of one size forward, and a third one better "
                                        "aligned than the first leaves the second as a scan_hint equal to the "
                                        "contig_hint before it (tests/test_proofs_alloc.py runs it at 16 bits)")
 UNSTATED = {"inv_chunk_contig_hint_slack": "the walk's bounds contract (walkbounds.py) does not state it"}
