@@ -45,19 +45,10 @@ import z3
 import impl.hints
 from impl.internal import MD_FIELDS, pcpu_block_md, pcpu_chunk
 from properties.oneline_args import OneLineParser
+from properties.proofs import families
 from properties.proofs.absbitmap import AbsBitmap, AbsTruth, AbsWindow, axioms, close_under_pu
 from properties.proofs.abstractions import ALIGNED, BlockBits, abstract_primitives
-from properties.proofs.families import (
-    ESTABLISHED,
-    KEPT,
-    Family,
-    Plan,
-    Query,
-    explorer_for,
-    induction_rows,
-    report,
-    solve,
-)
+from properties.proofs.families import ESTABLISHED, KEPT, Family, Query
 from properties.proofs.lemmas import md_fields, md_range_list
 from properties.proofs.loopinv import Cut
 from properties.proofs.parametric import (
@@ -247,11 +238,12 @@ def _prove(budget_s: float, block_bits: int | None, variant: Any, verbose: bool,
         s.add(*assume, *axioms(bm, args), *[t.stretch_bounded(a) for a in args], scan_prefix(md0, t, args))
         return str(within.check(s))
 
-    out = solve(Plan([kept, established], queries, terms, explorer_for(run, on_path), facts, vacuity, True, verbose),
-                budget, jobs)
+    plan = families.Plan([kept, established], queries, terms, families.explorer_for(run, on_path), facts, vacuity,
+                         True, verbose)
+    out = families.solve(plan, budget, jobs)
     bounds: dict[str, Any] = {"block_bits": POW2_SIZES if block_bits is None else block_bits, "blocks": 1,
                               "paths": out.paths, "terms": out.terms}
-    rows = induction_rows(LEMMA, POST, out, bounds)
+    rows = families.induction_rows(LEMMA, POST, out, bounds)
     return stamped(rows, t0, budget)
 
 
@@ -276,7 +268,7 @@ def main(argv: list[str] | None = None) -> int:
     sizes = "every block size" if args.block_bits is None else f"{args.block_bits} bits"
     print(f"== {LEMMA}: pcpu_block_refresh_hint() by a loop invariant, {sizes} (budget {args.budget:g} s)", flush=True)
     rows = prove_refresh_loop(args.budget, args.block_bits, verbose=args.verbose, jobs=args.jobs)
-    return 1 if report(rows, "by induction on one block") else 0
+    return 1 if families.report(rows, "by induction on one block") else 0
 
 
 if __name__ == "__main__":
