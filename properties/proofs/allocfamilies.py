@@ -27,6 +27,10 @@ F4: the rescan folds runs of one size forward, and a third one better
 aligned than the first leaves the second as a scan_hint equal to the
 contig_hint and before it) are not queried.
 
+The allocation is assumed placed as the search places it (:func:`placed`;
+``--anywhere`` drops that, and left_free then has the witness kept in
+expected.TRIAGE as a reachability question).
+
 The families and the queries are freefamilies.py's (summarised.py holds
 what the two share).  The paths are explored once per block and once for
 chunk_md, the others' conditions taken one way only (INDEPENDENT says why
