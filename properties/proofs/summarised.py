@@ -28,7 +28,7 @@ precondition and the summaries' own rows are unsatisfiable.
 With ``Summarised.independent`` (allocfamilies.py), the paths are explored
 once per block and once for chunk_md, each time with the conditions on the
 others' hints taken one way only (sym.pruned), and each obligation keeps
-only its cone (:func:`coned`).  That is sound when the update writes a
+only its cone (independence.coned).  That is sound when the update writes a
 block's hints only under conditions on that block's hints and the change's
 place, and chunk_md's only under chunk_md's: :func:`independence_gap`
 checks it on one instance against the full exploration.
@@ -48,6 +48,7 @@ from impl.percpu import Percpu
 from properties.proofs.absbitmap import Terms, axioms, close_under_pu
 from properties.proofs.abstractions import ALIGNED, BlockBits, abstract_primitives
 from properties.proofs.families import Family, Plan, Query, resolved, solve
+from properties.proofs.independence import coned, uncovered
 from properties.proofs.lemmas import ALL_PRE, BLOCK_PROPS, CHUNK_PROPS
 from properties.proofs.parametric import Judge, _twin, holds, proof_start, row_verdict, stamped, symbolic_geometry
 from properties.proofs.paramlemmas import NOT_PROVED, POW2_SIZES, Instance
@@ -179,53 +180,6 @@ def _renaming(conds: list[z3.BoolRef]) -> list[tuple[z3.ExprRef, z3.ExprRef]]:
         _KEEP.append(t)  # its id names the value: no other term may get it while the proof runs
         subs.append((v, z3.Const(f"{prefix}@{t.get_id()}", v.sort())))
     return subs
-
-
-# names a cone does not grow through: the allocation's place and the block size, which nearly every
-# condition names
-GLOBAL_NAMES = frozenset({"bit_off", "area_end", "n"})
-
-
-def coned(fs: list[z3.BoolRef], post: z3.BoolRef, owner: str) -> list[z3.BoolRef]:
-    """The formulas of ``fs`` in the cone of ``post`` and of the hints named ``owner``* (a block's or
-    chunk_md's): those naming only the allocation's place and the block size, those naming such a
-    hint, and those sharing another name with ``post`` or with a formula already in the cone.
-
-    Dropping formulas from an obligation only admits more models (sound).  What it drops are the
-    conditions and facts of code that wrote other hints: a value another block's code defined and
-    branched on says nothing about this obligation, and without it the obligations of paths that
-    differ only there are one (the independent explorations rely on it: module docstring).
-    """
-    names = [names_of(c) - GLOBAL_NAMES for c in fs]
-    keep = [not ns or any(x.startswith(owner) for x in ns) for ns in names]
-    live = set(names_of(post) - GLOBAL_NAMES).union(*[ns for ns, k in zip(names, keep, strict=True) if k])
-    grown = True
-    while grown:
-        grown = False
-        for k, ns in enumerate(names):
-            if not keep[k] and not ns.isdisjoint(live):
-                keep[k], grown = True, True
-                live |= ns
-    return [c for c, k in zip(fs, keep, strict=True) if k]
-
-
-def _uncovered(full: dict[Any, list[z3.BoolRef]], pruned_: dict[Any, list[z3.BoolRef]], verbose: bool) -> list[int]:
-    """[full obligations some model of which no pruned obligation of its family has, full obligations]."""
-    missing = total = 0
-    for k, bads in full.items():
-        s = z3.SolverFor("QF_UFLIA")
-        s.add(z3.Not(z3.Or(*pruned_.get(k, []))))
-        lost = 0
-        for b in bads:
-            s.push()
-            s.add(b)
-            lost += s.check() != z3.unsat
-            s.pop()
-        missing, total = missing + lost, total + len(bads)
-        if verbose:
-            print(f"  {k}: {len(bads)} obligations of the full exploration, {lost} not covered when pruned",
-                  flush=True)
-    return [missing, total]
 
 
 def prove_summarised(spec: Summarised, blocks: int, budget_s: float, block_bits: int | None, variant: Any,
@@ -442,7 +396,7 @@ def _prove(spec: Summarised, nb: int, budget_s: float, block_bits: int | None, v
             groups.clear()
             kept.clear()
             explore_all(True)
-            check += _uncovered(full, {k: [b for fs in f.obligations.values() for b in fs]
+            check += uncovered(full, {k: [b for fs in f.obligations.values() for b in fs]
                                        for k, f in groups.items()}, verbose)
             return []
         explore_all(spec.independent is not None)
