@@ -144,17 +144,3 @@ def test_pruning_loses_no_obligation_of_the_full_exploration() -> None:
 def test_a_block_written_under_another_blocks_condition_is_caught_by_the_independence_check() -> None:
     missing, total = allocfamilies.check_independence(2, 4, ALL["hint_alloc_cross_block_scan_reset"].apply)
     assert 0 < missing <= total
-
-
-@pytest.mark.parametrize("argv", [["--blocks", "5"], ["--blocks", "1"], ["--block-bits", "48"], ["--budget", "0"],
-                                  ["--jobs", "0"], ["--nope"]])
-def test_bad_arguments_get_one_line_and_status_2(argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
-    assert allocfamilies.main(argv) == 2
-    err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1
-
-
-@pytest.mark.parametrize("argv", [["--block-bits", "48"], ["--budget", "-1"], ["--jobs", "0"], ["--blocks", "2"]])
-def test_the_rescan_proof_rejects_bad_arguments(argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
-    assert refreshloop.main(argv) == 2
-    assert len(capsys.readouterr().err.strip().splitlines()) == 1

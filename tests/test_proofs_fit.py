@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pytest
 
-from properties.proofs.fitfamilies import main, prove_fit
+from properties.proofs.fitfamilies import prove_fit
 from properties.proofs.lemmas import FIT_PROPS
 from properties.proofs.mutants import ALL
 from properties.proofs.parametric import NOT_PROVED, PROVED
@@ -34,11 +34,3 @@ def test_a_mutant_of_the_fit_search_leaves_the_row_it_breaks_with_a_model(mutant
     assert rows[row].verdict == NOT_PROVED and "model" in rows[row].note
     other = next(p for p in FIT_PROPS if p != row)
     assert rows[other].verdict == PROVED  # the slicing keeps the row the mutant does not break provable
-
-
-@pytest.mark.parametrize("argv", [["--blocks", "5"], ["--blocks", "1"], ["--block-bits", "48"], ["--budget", "0"],
-                                  ["--jobs", "0"], ["--prop", "nope"], ["--nope"]])
-def test_bad_arguments_get_one_line_and_status_2(argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(argv) == 2
-    err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1 and err[0].startswith(("fitfamilies:", "python -m properties.proofs.fitfamilies:"))

@@ -13,7 +13,7 @@ import pytest
 import z3
 
 from properties.proofs.families import resolved
-from properties.proofs.freefamilies import LEDGER, UPDATE_PRE, main, prove_free
+from properties.proofs.freefamilies import LEDGER, UPDATE_PRE, prove_free
 from properties.proofs.mutants import ALL, SUMMARY_MUTANTS
 from properties.proofs.parametric import NOT_PROVED, PROVED
 from properties.proofs.summaries import CHUNK_UPDATE_POST, RANGES, UPDATE_POST, prove_summaries
@@ -65,11 +65,3 @@ def test_an_unmerged_free_breaks_the_summary_precondition_with_a_model() -> None
             if r.lemma == "chunk_hint_free"}
     assert rows[UPDATE_PRE].verdict == NOT_PROVED and "model" in rows[UPDATE_PRE].note
     assert all(r.verdict == NOT_PROVED for r in rows.values())  # no row is claimed past a broken summary
-
-
-@pytest.mark.parametrize("argv", [["--blocks", "5"], ["--blocks", "1"], ["--block-bits", "48"], ["--budget", "0"],
-                                  ["--jobs", "0"], ["--nope"]])
-def test_bad_arguments_get_one_line_and_status_2(argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(argv) == 2
-    err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1 and err[0].startswith(("freefamilies:", "python -m properties.proofs.freefamilies:"))

@@ -10,7 +10,7 @@ from __future__ import annotations
 import pytest
 
 from properties.proofs.lemmas import CHUNK_PROPS
-from properties.proofs.loopinv import ESTABLISHED, KEPT, WALK_PRE, main, prove_loop
+from properties.proofs.loopinv import ESTABLISHED, KEPT, WALK_PRE, prove_loop
 from properties.proofs.mutants import ALL, LOOP_MUTANTS
 from properties.proofs.parametric import NOT_PROVED, PROVED
 
@@ -29,14 +29,6 @@ def test_a_mutant_of_the_walk_breaks_the_induction(mutant: str, row: str) -> Non
     assert rows[row].verdict == NOT_PROVED and "model" in rows[row].note
     # a chunk property is claimed only with the induction closed
     assert all(rows[p].verdict == NOT_PROVED for p in CHUNK_PROPS)
-
-
-@pytest.mark.parametrize("argv", [["--blocks", "5"], ["--blocks", "1"], ["--block-bits", "48"], ["--budget", "0"],
-                                  ["--merge", "some"], ["--nope"]])
-def test_bad_arguments_get_one_line_and_status_2(argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(argv) == 2
-    err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1 and err[0].startswith(("loopinv:", "python -m properties.proofs.loopinv:"))
 
 
 @pytest.mark.deep
