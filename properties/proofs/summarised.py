@@ -116,14 +116,11 @@ class Summarised:
 
 # the defining terms _renaming names values after, kept alive (with the id, the name) until the proof ends
 _KEEP: list[z3.ExprRef] = []
-# holds() per property, hint values and truth: every path asks the same ones of the blocks it left
-# alone and of the summaries' fresh hints (its formula() took about a third of four blocks' exploration)
-_HOLDS: dict[tuple[Any, ...], z3.BoolRef] = {}
-_KEEP_MD: list[Any] = []
-
-
-# a caller's summary formulas by what they are built from (the hints' AST ids, kept alive with them)
+# formulas by what they are built from (the hints' AST ids, kept alive in _KEEP_MD): holds() per property,
+# hint values and truth (every path asks the same ones of the blocks it left alone and of the summaries'
+# fresh hints: its formula() took about a third of four blocks' exploration), and a caller's summaries'
 _MEMO: dict[tuple[Any, ...], Any] = {}
+_KEEP_MD: list[Any] = []
 
 
 def hint_key(md: pcpu_block_md) -> tuple[Any, ...]:
@@ -141,12 +138,8 @@ def memo(key: tuple[Any, ...], keep: Any, build: Callable[[], Any]) -> Any:
 
 def memo_holds(p: str, md: pcpu_block_md, t: Any, w: Any) -> z3.BoolRef:
     """parametric.holds, memoized by the hint values (AST ids, kept alive) and the truth."""
-    vals = [getattr(md, f) for f in MD_FIELDS]
-    key = (p, id(t), id(w), *[("e", v.e.get_id()) if isinstance(v, SInt) else ("v", v) for v in vals])
-    if key not in _HOLDS:
-        _KEEP_MD.append(vals)
-        _HOLDS[key] = holds(p, md, t, w)
-    return _HOLDS[key]
+    return memo(("holds", p, id(t), id(w), *hint_key(md)), [getattr(md, f) for f in MD_FIELDS],
+                lambda: holds(p, md, t, w))  # type: ignore[no-any-return]
 
 
 def _conjunction(fs: list[z3.BoolRef]) -> z3.BoolRef:
@@ -215,7 +208,6 @@ def _in_context(spec: Summarised, blocks: int, budget_s: float, block_bits: int 
     finally:  # their terms belong to this proof's Z3 context
         NAMES.clear()
         _KEEP.clear()
-        _HOLDS.clear()
         _MEMO.clear()
         _KEEP_MD.clear()
 
