@@ -20,7 +20,7 @@ raises :class:`Cut` with the state, or (the kept family, first call)
 substitutes the fresh state and then runs the real function.  The loop
 statement itself, ``while bit_off < map_bits`` with its body, is the port's.
 
-The invariant (:meth:`Walk.invariant`) is the specification of the walk: the
+The invariant (:meth:`Walk.parts`) is the specification of the walk: the
 chunk_md hints it has built so far are sound (the registry's
 inv_chunk_contig_hint_upper and inv_chunk_first_free_lower; the scan_hint
 area free), no free run straddles the cut, and the largest free run of the
@@ -170,9 +170,6 @@ class Walk:
             "scan_free": z3.Or(lift(md.scan_hint) == 0, self.bm.free(md.scan_hint_start, md.scan_hint)),
             MATCHED: z3.Or(*self.matched(md, b)),
         }
-
-    def invariant(self, md: pcpu_block_md, b: Any) -> z3.BoolRef:
-        return z3.And(*self.parts(md, b).values())
 
     def bound_parts(self, md: pcpu_block_md, b: Any) -> dict[str, z3.BoolRef]:
         """The invariant of the bounds contract (walkbounds.py), by part: chunk_md's bound hints sound."""
