@@ -351,6 +351,12 @@ def parse_chunk_args(ap: Any, argv: list[str] | None, tool: str, max_blocks: int
 
 def bad_args(blocks: int, max_blocks: int, block_bits: int | None, budget_s: float, jobs: int) -> str:
     """What is wrong with a chunk proof's command line (its blocks, block size, budget or jobs), or ""."""
-    return (f"--blocks must be 2..{max_blocks}" if not 2 <= blocks <= max_blocks else
-            f"--block-bits must be a power of two <= {N_MAX}" if not block_bits_ok(block_bits) else
+    if not 2 <= blocks <= max_blocks:
+        return f"--blocks must be 2..{max_blocks}"
+    return bad_sizes(block_bits, budget_s, jobs)
+
+
+def bad_sizes(block_bits: int | None, budget_s: float, jobs: int) -> str:
+    """What is wrong with a proof's block size, budget or jobs, or ""."""
+    return (f"--block-bits must be a power of two <= {N_MAX}" if not block_bits_ok(block_bits) else
             "--budget must be > 0" if budget_s <= 0 else "--jobs must be >= 1" if jobs < 1 else "")

@@ -60,7 +60,7 @@ from properties.proofs.parametric import (
     stamped,
     symbolic_geometry,
 )
-from properties.proofs.paramlemmas import N_MAX, POW2_SIZES, _chunk, block_bits_ok
+from properties.proofs.paramlemmas import N_MAX, POW2_SIZES, _chunk
 from properties.proofs.prove import Row, fresh_z3_context
 from properties.proofs.sym import Budget, PathEnd, PathLimit, Run, SInt, integer_terms, lift, merged, var
 
@@ -227,15 +227,18 @@ def _prove(budget_s: float, block_bits: int | None, variant: Any, verbose: bool,
     queries += [Query(kept, p, f"post:{p}", z3.BoolVal(True)) for p in POST]
     base = dict(terms.args)
 
+    def bitmap_facts(args: list[z3.ArithRef]) -> list[z3.BoolRef]:
+        """The bitmap's axioms, its stretches at most the largest run, and the scan_hint prefix, over ``args``."""
+        return [*axioms(bm, args), *[t.stretch_bounded(a) for a in args], scan_prefix(md0, t, args)]
+
     def facts(family: Family, before: dict[int, Any]) -> tuple[list[z3.BoolRef], int]:
         close_under_pu(bm)
         args = list(terms.args.values())
-        return [*axioms(bm, args), *[t.stretch_bounded(a) for a in args], scan_prefix(md0, t, args)], len(args)
+        return bitmap_facts(args), len(args)
 
     def vacuity(within: Budget) -> str:
         s = z3.SolverFor("QF_UFLIA")
-        args = list(base.values())
-        s.add(*assume, *axioms(bm, args), *[t.stretch_bounded(a) for a in args], scan_prefix(md0, t, args))
+        s.add(*assume, *bitmap_facts(list(base.values())))
         return str(within.check(s))
 
     plan = families.Plan([kept, established], queries, terms, families.explorer_for(run, on_path), facts, vacuity,
@@ -260,13 +263,12 @@ def main(argv: list[str] | None = None) -> int:
         args = ap.parse_args(argv)
     except SystemExit as e:
         return 2 if e.code else 0
-    msg = (f"--block-bits must be a power of two <= {N_MAX}" if not block_bits_ok(args.block_bits) else
-           "--budget must be > 0" if args.budget <= 0 else "--jobs must be >= 1" if args.jobs < 1 else "")
+    msg = families.bad_sizes(args.block_bits, args.budget, args.jobs)
     if msg:
         print(f"refreshloop: {msg}", file=sys.stderr)
         return 2
-    sizes = "every block size" if args.block_bits is None else f"{args.block_bits} bits"
-    print(f"== {LEMMA}: pcpu_block_refresh_hint() by a loop invariant, {sizes} (budget {args.budget:g} s)", flush=True)
+    print(f"== {LEMMA}: pcpu_block_refresh_hint() by a loop invariant, {families.sizes_text(args.block_bits)} "
+          f"(budget {args.budget:g} s)", flush=True)
     rows = prove_refresh_loop(args.budget, args.block_bits, verbose=args.verbose, jobs=args.jobs)
     return 1 if families.report(rows, "by induction on one block") else 0
 
