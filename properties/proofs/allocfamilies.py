@@ -215,7 +215,7 @@ def run(blocks: int, budget_s: float, block_bits: int | None = None, verbose: bo
 
 def main(argv: list[str] | None = None) -> int:
     ap = chunk_parser("allocfamilies", "pcpu_block_update_hint_alloc()'s rows on several blocks, with summaries",
-                      MAX_BLOCKS, JOBS)
+                      MAX_BLOCKS)
     ap.add_argument("--anywhere", action="store_true",
                     help="the allocation may start anywhere in a free area (no placement assumption: left_free "
                          "and the walk's precondition then have the reachability question's model)")

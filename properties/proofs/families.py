@@ -35,12 +35,14 @@ from typing import Any
 
 import z3
 
+from properties.oneline_args import OneLineParser
 from properties.proofs.absbitmap import Terms
 from properties.proofs.parallel import forked
-from properties.proofs.parametric import RESULT_OF, row_line, row_verdict
+from properties.proofs.parametric import JOBS, RESULT_OF, row_line, row_verdict
 from properties.proofs.paramlemmas import N_MAX, block_bits_ok
 from properties.proofs.prove import PROVED, Row
 from properties.proofs.sym import Budget, PathEnd, PathLimit, Run, Unknown, explore
+from properties.registry import PROPERTIES
 
 _RANK = [z3.unsat, z3.unknown, z3.sat]  # CheckSatResult is not hashable
 
@@ -233,8 +235,6 @@ def explorer_for(run: Callable[[Family], Any], on_path: Callable[[Family, PathEn
 def induction_rows(lemma: str, exit_rows: tuple[str, ...], out: Outcome, bounds: dict[str, Any]) -> list[Row]:
     """The rows of a proof by induction: ESTABLISHED, KEPT, and each of ``exit_rows``, which is PROVED
     only when its exit queries and both induction rows are unsatisfiable."""
-    from properties.registry import PROPERTIES
-
     induction = [out.results.get(ESTABLISHED), out.results.get(KEPT)]
     rows = []
     for row in (ESTABLISHED, KEPT, *exit_rows):
@@ -312,18 +312,16 @@ def resolved(bads: list[z3.BoolRef]) -> list[z3.BoolRef]:
     return [z3.And(*[term(i) for i in sorted(a)]) for a in sorted(todo, key=lambda x: (len(x), sorted(x)))]
 
 
-def chunk_parser(module: str, description: str, max_blocks: int, jobs: int) -> Any:
+def chunk_parser(module: str, description: str, max_blocks: int) -> Any:
     """The command line of a chunk proof by families (``python -m properties.proofs.<module>``): --blocks,
     --budget, --block-bits, --jobs and --verbose; the caller adds its own and parses with parse_chunk_args."""
-    from properties.oneline_args import OneLineParser
-
     ap = OneLineParser(prog=f"python -m properties.proofs.{module}", description=description)
     ap.add_argument("--blocks", type=int, default=4, help=f"blocks per chunk, 2..{max_blocks} (default 4)")
     ap.add_argument("--budget", type=float, default=600.0,
                     help="seconds (as Z3 units, prove.UNITS_PER_S), a cap split between the families before they start")
     ap.add_argument("--block-bits", type=int, default=None, help="one power-of-two block size instead of every size")
-    ap.add_argument("--jobs", type=int, default=jobs,
-                    help=f"families run in forked processes at once (default {jobs}; the verdicts and units do not "
+    ap.add_argument("--jobs", type=int, default=JOBS,
+                    help=f"families run in forked processes at once (default {JOBS}; the verdicts and units do not "
                          "depend on it)")
     ap.add_argument("--verbose", action="store_true", help="one line per family and solver query")
     return ap

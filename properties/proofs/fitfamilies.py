@@ -322,7 +322,7 @@ def run(blocks: int, budget_s: float, block_bits: int | None = None, props: list
 
 def main(argv: list[str] | None = None) -> int:
     ap = chunk_parser("fitfamilies", "pcpu_find_block_fit()'s fit rows on several blocks, by families of paths",
-                      MAX_BLOCKS, JOBS)
+                      MAX_BLOCKS)
     ap.add_argument("--prop", action="append", choices=FIT_PROPS, help="a fit row (repeatable; default both)")
     args = parse_chunk_args(ap, argv, "fitfamilies", MAX_BLOCKS)
     if isinstance(args, int):

@@ -177,7 +177,7 @@ def run(blocks: int, budget_s: float, block_bits: int | None = None, verbose: bo
 
 def main(argv: list[str] | None = None) -> int:
     ap = chunk_parser("freefamilies", "pcpu_block_update_hint_free()'s rows on several blocks, with summaries",
-                      MAX_BLOCKS, JOBS)
+                      MAX_BLOCKS)
     args = parse_chunk_args(ap, argv, "freefamilies", MAX_BLOCKS)
     if isinstance(args, int):
         return args
